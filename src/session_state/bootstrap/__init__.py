@@ -1,0 +1,1 @@
+"""Stdlib-only environment provisioning: runs before any dependency exists."""

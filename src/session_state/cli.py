@@ -1,0 +1,77 @@
+"""`session-state` command line: one module per command under session_state.commands.
+
+Each command module defines `register(subparsers)` which adds its parser and sets
+`func(args) -> int`. Modules import their heavy dependencies inside `func`, so that
+`session-state --help` and the statusline stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Order is the order of `--help`.
+COMMANDS = [
+    "status",
+    "budget",
+    "statusline",
+    "checkpoints",
+    "handoff",
+    "decide",
+    "export",
+    "prune",
+    "recover",
+    "usage_log",
+    "sessions",
+    "fork",
+    "config",
+    "report",
+    "doctor",
+    "install_statusline",
+    "hook",
+]
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="session-state",
+        description="Session state, token budget, checkpoints and handoffs for Claude Code.",
+    )
+    from session_state import __version__
+
+    parser.add_argument("--version", action="version", version=f"session-state {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"session_state.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"session_state.commands.{name}":
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args) or 0)
+    except CliError as exc:
+        print(f"session-state: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

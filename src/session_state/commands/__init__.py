@@ -1,0 +1,1 @@
+"""One module per `session-state` command; see session_state.cli."""

@@ -1,0 +1,1 @@
+"""Hook handlers, one module per Claude Code event; session_state.hooks._runner dispatches."""

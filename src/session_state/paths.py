@@ -1,0 +1,92 @@
+"""Where session-state keeps things, and how untrusted ids become safe file names.
+
+Stdlib only: imported by the per-turn hooks.
+
+Layout (see docs/ARCHITECTURE.md):
+  <project>/.claude/session-state/            state root (0700, its own .gitignore)
+      sessions/<sid>/                          one folder per session
+      decisions.toon session-context.toon workflow-state.toon
+  $CLAUDE_PLUGIN_DATA/ (or XDG fallback)       global data: envs, logs, tokenizer cache
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+STATE_DIR_ENV = "SESSION_STATE_DIR"
+_SAFE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_GITIGNORE = "# session-state: per-user session data, never commit it\n*\n"
+
+
+def safe_id(value: object) -> str:
+    """Turn an id from hook input into a file name that cannot leave its folder.
+
+    Ids that are already plain (UUIDs, agent ids) pass unchanged so that paths stay
+    readable; anything else (separators, `..`, NUL, very long values, non-strings)
+    becomes a stable encoded name, so two different inputs never share a folder.
+    """
+    text = value if isinstance(value, str) else repr(value)
+    if _SAFE.fullmatch(text) and text not in (".", "..") and not text.startswith("."):
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", text)[:40].strip("_") or "id"
+    return f"{stem}~{digest}"
+
+
+def project_dir(cwd: str | None = None) -> Path:
+    """The project a hook or command belongs to: Claude Code's project dir, else cwd."""
+    env = os.environ.get("CLAUDE_PROJECT_DIR")
+    if env:
+        return Path(env)
+    if cwd and os.path.isabs(cwd):
+        return Path(cwd)
+    return Path.cwd()
+
+
+def state_root(project: Path, *, create: bool = True) -> Path:
+    """The project's state folder; created 0700 with a .gitignore that ignores everything."""
+    override = os.environ.get(STATE_DIR_ENV)
+    root = Path(override) if override else project / ".claude" / "session-state"
+    if create and not root.is_dir():
+        ensure_dir(root)
+    if create:
+        ignore = root / ".gitignore"
+        if not ignore.exists():
+            from session_state.fsutil import atomic_write
+
+            atomic_write(ignore, _GITIGNORE.encode())
+    return root
+
+
+def sessions_dir(root: Path) -> Path:
+    return root / "sessions"
+
+
+def session_dir(root: Path, session_id: str, *, create: bool = True) -> Path:
+    path = root / "sessions" / safe_id(session_id)
+    if create:
+        ensure_dir(path)
+    return path
+
+
+def data_root() -> Path:
+    """Global data (envs, logs, tokenizer cache): survives plugin updates, never the plugin folder."""
+    env = os.environ.get("CLAUDE_PLUGIN_DATA")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "session-state"
+
+
+def log_file() -> Path:
+    return data_root() / "logs" / "session-state.log"
+
+
+def ensure_dir(path: Path) -> None:
+    """Create a folder (and parents) with mode 0700; refuse a symlink in its place."""
+    if path.is_symlink():
+        raise OSError(f"refusing to use symlinked folder {path}")
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
