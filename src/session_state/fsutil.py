@@ -59,12 +59,17 @@ def append_record(path: Path, line: bytes) -> None:
     """Append one newline-terminated record with a single O_APPEND write.
 
     Concurrent appenders never interleave inside a record on a local file system;
-    a record torn by a kill lacks its newline and readers skip it.
+    a record torn by a kill lacks its newline: the next append terminates it first, and
+    readers skip lines that do not parse.
     """
     if not line.endswith(b"\n"):
         line += b"\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _BINARY, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _BINARY, 0o600)
     try:
+        size = os.fstat(fd).st_size
+        if size and os.lseek(fd, size - 1, os.SEEK_SET) >= 0 and os.read(fd, 1) != b"\n":
+            # A writer killed mid-record left a fragment: end it, so this record stays whole.
+            line = b"\n" + line
         view = memoryview(line)
         while view:
             written = os.write(fd, view)

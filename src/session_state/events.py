@@ -1,0 +1,76 @@
+"""Hook inputs, one pydantic model per Claude Code event.
+
+Only `session_id` and `hook_event_name` are required; unknown fields are kept and
+enumerations are open strings (known values listed as constants), because every Claude Code
+release adds fields and values (`SessionStart` gained `compact` and `fork`; closed enums in
+other libraries broke on them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SOURCES = ("startup", "resume", "clear", "compact", "fork")
+END_REASONS = ("clear", "resume", "logout", "prompt_input_exit", "other")
+COMPACT_TRIGGERS = ("manual", "auto")
+
+
+class HookInput(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    session_id: str = Field(min_length=1)
+    hook_event_name: str = Field(min_length=1)
+    transcript_path: str | None = None
+    cwd: str | None = None
+
+
+class SessionStart(HookInput):
+    source: str = "startup"
+    model: str | None = None
+    context_tokens: int | None = None
+    seconds_since_last_response: float | None = None
+
+
+class UserPromptSubmit(HookInput):
+    prompt: str | None = None
+    prompt_id: str | None = None
+    permission_mode: str | None = None
+
+
+class PreCompact(HookInput):
+    trigger: str = "auto"
+    custom_instructions: str | None = None
+
+
+class Stop(HookInput):
+    stop_hook_active: bool | None = False
+    last_assistant_message: str | None = None
+
+
+class SubagentStop(HookInput):
+    agent_id: str | None = None
+    agent_type: str | None = None
+    agent_transcript_path: str | None = None
+    last_assistant_message: str | None = None
+    stop_hook_active: bool | None = False
+
+
+class SessionEnd(HookInput):
+    reason: str = "other"
+
+
+MODELS: dict[str, type[HookInput]] = {
+    "SessionStart": SessionStart,
+    "UserPromptSubmit": UserPromptSubmit,
+    "PreCompact": PreCompact,
+    "Stop": Stop,
+    "SubagentStop": SubagentStop,
+    "SessionEnd": SessionEnd,
+}
+
+
+def parse(event: str, payload: Any) -> HookInput:
+    """Validate `payload` as `event`'s input; raises pydantic.ValidationError naming the field."""
+    return MODELS[event].model_validate(payload)

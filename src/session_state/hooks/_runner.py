@@ -1,0 +1,120 @@
+"""Runs one hook: stdin → handler → the JSON the event accepts → exit 0.
+
+Stdlib only at import. The runner never lets an internal error reach Claude Code as a
+failure: it exits 0 with empty stdout, writes one stderr line naming the plugin and its log
+file, and puts the traceback in that log. Input that cannot be used is logged and ignored:
+nothing the session already saved is touched because one payload was bad.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import json
+import os
+import sys
+import time
+from typing import Any, NoReturn
+
+HANDLERS = {
+    "SessionStart": "session_start",
+    "UserPromptSubmit": "user_prompt_submit",
+    "PreCompact": "pre_compact",
+    "Stop": "stop",
+    "SubagentStop": "subagent_stop",
+    "SessionEnd": "session_end",
+}
+MAX_STDIN = 16 * 1024 * 1024
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
+
+
+def run(event: str, raw: bytes) -> str:
+    """The stdout for one hook run ("" for nothing); raises only on internal errors."""
+    module_name = HANDLERS.get(event)
+    if module_name is None:
+        _log(f"{event}: not an event session-state handles; ignored")
+        return ""
+    try:
+        payload = json.loads(raw.decode("utf-8")) if raw.strip() else None
+    except (UnicodeDecodeError, ValueError) as exc:
+        _log(f"{event}: hook input is not JSON ({exc.__class__.__name__}: {str(exc)[:120]}); ignored")
+        return ""
+    handler = importlib.import_module(f"session_state.hooks.{module_name}")
+    from session_state.inputs import InputError
+
+    try:
+        payload = handler.validate(payload)
+    except (InputError, ValueError) as exc:
+        _log(f"{event}: hook input rejected: {str(exc)[:300]}")
+        return ""
+    try:
+        result = handler.handle(payload)
+    except OSError as exc:
+        if exc.errno not in _STORAGE_ERRNOS:
+            raise
+        return _storage_failure(event, payload, exc)
+    return render(result)
+
+
+def render(result: Any) -> str:
+    if result is None or result == "":
+        return ""
+    if isinstance(result, str):
+        return result
+    return json.dumps(result, ensure_ascii=False)
+
+
+def _storage_failure(event: str, payload: Any, exc: OSError) -> str:
+    """A full disk or read-only state folder: say so to the user once per session, go on."""
+    path = _log(f"{event}: cannot write state: {exc}", exc)
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    session = payload.get("session_id", "") if isinstance(payload, dict) else ""
+    from session_state import paths
+    from session_state.fsutil import create_exclusive
+
+    first = True
+    try:
+        notices = paths.data_root() / "notices"
+        paths.ensure_dir(notices)
+        first = create_exclusive(notices / f"storage-{paths.safe_id(session)}-{exc.errno}")
+    except OSError:
+        pass
+    if not first:
+        return ""
+    where = getattr(exc, "filename", None) or "its state folder"
+    return render(
+        {"systemMessage": f"session-state cannot save this session's state ({reason}: {where}); "
+         f"the session goes on without it. Details: {path}"}
+    )
+
+
+def _log(message: str, exc: BaseException | None = None) -> str:
+    from session_state import log
+
+    return log.write(message, exc)
+
+
+def main(event: str) -> NoReturn:
+    """Entry point used by bin/_run.py; always exits 0."""
+    started = time.perf_counter()
+    out = ""
+    try:
+        raw = sys.stdin.buffer.read(MAX_STDIN)
+        out = run(event, raw)
+    except BaseException as exc:  # noqa: BLE001 - a hook must never fail the session
+        out = ""
+        path = _log(f"{event}: internal error: {exc.__class__.__name__}: {exc}", exc)
+        try:
+            sys.stderr.write(f"session-state: {event} hook failed internally; see {path}\n")
+        except Exception:
+            pass
+    if out:
+        try:
+            sys.stdout.write(out)
+            sys.stdout.flush()
+        except Exception:
+            pass
+    if os.environ.get("SESSION_STATE_TIMING"):
+        _log(f"{event}: {1000 * (time.perf_counter() - started):.1f} ms")
+    sys.stdout.flush()
+    os._exit(0)

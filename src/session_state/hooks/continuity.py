@@ -1,0 +1,150 @@
+"""Which handoff a new context gets, and the claim that gives a cleared session's handoff to one heir.
+
+Full tier. /clear starts a new session id and Claude Code does not say which session it
+replaced: the cleared session is the one whose SessionEnd said `clear` (or, if that hook was
+killed, the project's most recently active session), and a new session takes its handoff only
+by creating its `claimed` marker, which exactly one process can do.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from session_state import checkpoints, fsutil, handoff, journal, paths, refresh, state, store
+
+CLAIM = "claimed"
+CLEAR_WINDOW_S = 30 * 60
+
+
+@dataclass
+class Claimed:
+    session_id: str
+    session_dir: Path
+    package: handoff.HandoffPackage
+    path: Path
+
+
+def _candidates(root: Path, exclude: str) -> list[tuple[float, Path]]:
+    out = []
+    for sdir in (root / "sessions").glob("*"):
+        if sdir.name == paths.safe_id(exclude) or sdir.is_symlink() or not sdir.is_dir():
+            continue
+        if (sdir / CLAIM).exists():
+            continue
+        try:
+            mtime = max((sdir / name).stat().st_mtime for name in (journal.JOURNAL, handoff.TOON) if (sdir / name).exists())
+        except ValueError:
+            continue
+        out.append((mtime, sdir))
+    return sorted(out, reverse=True)
+
+
+def claim_cleared(where: Any) -> Claimed | None:
+    """Materialize and claim the handoff of the session this /clear replaced, if any."""
+    now = time.time()
+    candidates = [(m, d) for m, d in _candidates(where.root, where.session_id) if now - m < CLEAR_WINDOW_S]
+    if not candidates:
+        return None
+    ended_by_clear = []
+    for mtime, sdir in candidates:
+        try:
+            st = state.load(sdir)
+        except store.CorruptFile:
+            st = None
+        if st is not None and "ended:clear" in st.lineage.sources:
+            ended_by_clear.append((mtime, sdir, st))
+    if ended_by_clear:
+        _, sdir, st = ended_by_clear[0]
+    else:
+        _, sdir = candidates[0]
+        try:
+            st = state.load(sdir)
+        except store.CorruptFile:
+            st = None
+        if st is None or st.status == "ended":
+            return None  # the latest session ended for another reason: nothing was cleared
+    if not fsutil.create_exclusive(sdir / CLAIM, where.session_id.encode()):
+        return None
+    cursor = journal.load_cursor(sdir) or {}
+    result = refresh.materialize(where.project, st.session_id, transcript_path=cursor.get("path"),
+                                 facts=[("cleared_into", f"cleared_into:{where.session_id}",
+                                         {"session_id": where.session_id})])
+    pkg = handoff.build(result.state, where.root, where.settings)
+    return Claimed(st.session_id, sdir, pkg, result.handoff_path or sdir / handoff.TOON)
+
+
+def note_fork(where: Any, parent_id: str, child_id: str) -> None:
+    """Tell the parent's record that it was forked (its `sessions` listing shows the fork)."""
+    parent_dir = paths.session_dir(where.root, parent_id)
+    journal.record(parent_dir, "fork_child", f"fork:{child_id}", session_id=child_id)
+
+
+def latest_unclaimed(where: Any, max_age_h: float) -> tuple[Path, handoff.HandoffPackage] | None:
+    now = time.time()
+    for mtime, sdir in _candidates(where.root, where.session_id):
+        if now - mtime > max_age_h * 3600:
+            break
+        try:
+            pkg = handoff.read(sdir)
+        except (ValueError, OSError):
+            continue
+        if pkg is not None:
+            return sdir / handoff.TOON, pkg
+    return None
+
+
+def _budget_line(result: refresh.Result) -> str:
+    b = result.budget
+    if not b:
+        return "context unknown"
+    if b.get("percent") is None:
+        return f"context unknown since the last compaction (window {b.get('context_window', 0):,})"
+    left = b.get("tokens_to_autocompact")
+    room = f", {left:,} tokens before auto-compaction" if isinstance(left, int) else ""
+    return f"context {b['percent']:.0f}% of {b['context_window']:,} ({b.get('level')}){room}"
+
+
+def context_for(source: str, where: Any, result: refresh.Result, claimed: Claimed | None, cap: int) -> str:
+    own = result.handoff_path or where.session_dir / handoff.TOON
+    if source == "compact":
+        pkg = handoff.build(result.state, where.root, where.settings)
+        return handoff.injection(
+            pkg, own, cap,
+            heading="session-state handoff: the conversation was just compacted; this is the saved state of the work.",
+        )
+    if source == "clear":
+        if claimed is None:
+            return ""
+        return handoff.injection(
+            claimed.package, claimed.path, cap,
+            heading=f"session-state handoff from the session before /clear ({claimed.session_id}): continue from here.",
+        )
+    if source == "startup":
+        found = latest_unclaimed(where, float(where.settings.get("startup_pointer_max_age_h", 24)))
+        if found is None:
+            return ""
+        path, pkg = found
+        age = checkpoints.age_seconds(pkg.timestamp)
+        return (
+            f"session-state: the previous session here ({pkg.session_context.session_id}, {_age(age)} ago) left a handoff "
+            f"at {path} (task: {pkg.task_context.current_phase[:120]}; next: {pkg.task_context.next_step[:120]}). "
+            "Read it if this session continues that work."
+        )
+    if source == "fork":
+        parent = result.state.lineage.parent_session_id
+        of = f"a fork of session {parent}" if parent else "a fork"
+        return f"session-state: this session is {of}; {_budget_line(result)}. Its handoff: {own}"
+    if source == "resume":
+        return f"session-state: resumed session {where.session_id}; {_budget_line(result)}. Handoff: {own}"
+    return ""
+
+
+def _age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{int(seconds)} s"
+    if seconds < 5400:
+        return f"{int(seconds // 60)} min"
+    return f"{seconds / 3600:.1f} h"

@@ -1,0 +1,52 @@
+"""PreCompact: checkpoint and write the handoff, then tell the summariser what must survive.
+
+PreCompact cannot add context, but its plain stdout is appended to the compaction prompt,
+so it shapes the summary itself; the handoff written here is what SessionStart `compact`
+injects afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from session_state import events
+
+
+def validate(payload: Any) -> events.PreCompact:
+    return events.PreCompact.model_validate(payload)
+
+
+def handle(inp: events.PreCompact) -> str | None:
+    from session_state import handoff, refresh
+    from session_state.hooks import turn
+
+    payload = inp.model_dump()
+    where = turn.locate(payload)
+    turn.record_turn(payload, "PreCompact", where=where, spawn=False)
+    result = refresh.materialize(
+        where.project, inp.session_id, transcript_path=inp.transcript_path,
+        checkpoint=f"pre-compact-{inp.trigger or 'auto'}",
+    )
+    pkg = handoff.build(result.state, where.root, where.settings)
+    return summary_instructions(pkg, result.handoff_path)
+
+
+def summary_instructions(pkg: Any, path: Any) -> str:
+    t, c = pkg.task_context, pkg.context_snapshot
+    lines = [
+        "session-state: the summary must preserve, in its own section:",
+        f"- The task in hand: {t.current_phase}",
+        f"- The next step: {t.next_step}",
+    ]
+    active = [f"[{x.status}] {x.subject}" for x in c.active_todos[:12]]
+    if active:
+        lines.append("- Open task items, with status: " + "; ".join(active))
+    if t.constraints:
+        lines.append("- Blockers and constraints: " + "; ".join(t.constraints))
+    if c.decisions:
+        lines.append("- Decisions (with reasons): " + "; ".join(f"{d.choice} ({d.why})" if d.why else d.choice for d in c.decisions[-8:]))
+    edited = [f.path for f in c.files if f.edits][:12]
+    if edited:
+        lines.append("- Files being changed: " + ", ".join(edited))
+    lines.append(f"- That the full handoff is saved at {path}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,62 @@
+"""SessionStart: rebuild the state and give the new context what it needs, by source.
+
+compact → this session's handoff (critical part, capped); clear → the handoff of the session
+just cleared, claimed so only one new session takes it; startup → a one-line pointer to the
+project's latest unclaimed handoff when recent; resume / fork → a pointer plus the budget.
+The same text is never injected twice for one session and source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from session_state import events
+
+
+def validate(payload: Any) -> events.SessionStart:
+    return events.SessionStart.model_validate(payload)
+
+
+def handle(inp: events.SessionStart) -> dict[str, Any] | None:
+    from session_state import checkpoints, fsutil, journal, notices, output, paths, project, refresh
+    from session_state.hooks import continuity, turn
+
+    payload = inp.model_dump()
+    where = turn.locate(payload)
+    source = inp.source or "startup"
+    now = journal.now_iso()
+    fields: dict[str, Any] = {"source": source, "model": inp.model}
+    claimed = None
+    if source == "clear":
+        claimed = continuity.claim_cleared(where)
+        if claimed is not None:
+            fields["previous_session_id"] = claimed.session_id
+    turn.record_turn(payload, "SessionStart", where=where, spawn=False)
+    result = refresh.materialize(
+        where.project,
+        inp.session_id,
+        transcript_path=inp.transcript_path,
+        facts=[("session_start", f"start:{source}:{now}", fields)],
+    )
+    if source == "fork" and result.state.lineage.parent_session_id:
+        continuity.note_fork(where, result.state.lineage.parent_session_id, inp.session_id)
+    if source == "startup":
+        project.write_context(where.root, where.project)
+        checkpoints.prune(where.root, where.settings)
+    cap = int(where.settings.get("inject_cap_chars", 9000))
+    text = continuity.context_for(source, where, result, claimed, cap)
+    user, model_note = notices.merge(notices.take(where.session_dir))
+    if model_note:
+        text = f"{text}\n\n{model_note}" if text else model_note
+    if text:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:20]
+        markers = where.session_dir / "markers"
+        paths.ensure_dir(markers)
+        if not fsutil.create_exclusive(markers / f"inject-{paths.safe_id(source)}-{digest}"):
+            text = ""
+    if text:
+        return output.context("SessionStart", text[: output.CONTEXT_HARD_LIMIT - 1], user)
+    if user:
+        return output.notice(user)
+    return None

@@ -1,0 +1,109 @@
+"""What every hook does with a turn: sync the transcript, judge the budget, queue notices.
+
+Stdlib only (hot tier). Shared by Stop and UserPromptSubmit, and by the full-tier hooks
+before they materialize, so that budget crossings are detected the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from session_state import budget, fsutil, journal, notices, paths, settings
+
+FULL_DEPS = ("pydantic", "orjson", "filelock", "toons")
+
+
+@dataclass
+class Where:
+    session_id: str
+    project: Path
+    root: Path
+    session_dir: Path
+    settings: dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    budget: dict[str, Any] | None
+    crossed: list[str] = field(default_factory=list)
+    critical_block: str | None = None
+
+
+def locate(payload: dict[str, Any]) -> Where:
+    project = paths.project_dir(payload.get("cwd"))
+    root = paths.state_root(project)
+    session_id = payload["session_id"]
+    return Where(session_id, project, root, paths.session_dir(root, session_id), settings.load(project))
+
+
+def record_turn(payload: dict[str, Any], event: str, *, where: Where | None = None, spawn: bool = True) -> Outcome:
+    where = where or locate(payload)
+    cursor = journal.sync(where.session_dir, payload.get("transcript_path"))
+    if not cursor.get("offset"):
+        return Outcome(None)
+    current = budget.compute(cursor, where.settings)
+    crossed = budget.record(where.session_dir, current, event)
+    epoch = int(cursor.get("compactions") or 0)
+    for level in crossed:
+        if level in ("warning", "critical"):
+            _announce(where, current, level, epoch)
+            journal.record(where.session_dir, "checkpoint_request", f"checkpoint:{epoch}:{level}", trigger=f"budget-{level}")
+    outcome = Outcome(current, crossed)
+    if (
+        event == "Stop"
+        and current.get("level") == "critical"
+        and where.settings.get("stop_block_at_critical")
+        and not payload.get("stop_hook_active")
+    ):
+        markers = where.session_dir / "markers"
+        paths.ensure_dir(markers)
+        if fsutil.create_exclusive(markers / f"stop-block-{epoch}"):
+            outcome.critical_block = (
+                f"session-state: context is at {current.get('percent', 0):.0f}% of the window (critical). "
+                "Before stopping, update the handoff's next steps: record any decision with "
+                "`session-state decide \"<choice>\" --why \"<reason>\"` and state in one short message what "
+                "remains to be done, so that the work survives compaction."
+            )
+    if spawn:
+        from session_state import refresh
+
+        refresh_python = full_python()
+        if refresh_python is not None:
+            refresh.spawn(where.project, where.session_id, payload.get("transcript_path"), refresh_python)
+    return outcome
+
+
+def _announce(where: Where, current: dict[str, Any], level: str, epoch: int) -> None:
+    pct = current.get("percent") or 0.0
+    window = current.get("context_window") or 0
+    left = current.get("tokens_to_autocompact")
+    room = f"about {left:,} tokens before auto-compaction" if isinstance(left, int) else "little room left"
+    handoff_path = where.session_dir / "handoff.toon"
+    model = (
+        f"session-state: context is at {pct:.0f}% of the {window:,}-token window ({level}; {room}). "
+        f"The handoff at {handoff_path} is kept current. Finish the step you are on, record decisions with "
+        "`session-state decide \"<choice>\" --why \"<reason>\"`, keep replies short, and prefer /compact "
+        "(or a fresh session that reads the handoff) before starting anything large."
+    )
+    user = f"session-state: context {pct:.0f}% ({level}), {room}; handoff is current."
+    notices.post(where.session_dir, f"budget-{epoch}-{level}", user=user, model=model)
+
+
+def full_python() -> str | None:
+    """An interpreter that has the full tier's dependencies, for the detached refresh."""
+    try:
+        from session_state.bootstrap import launch
+    except ImportError:
+        launch = None  # type: ignore[assignment]
+    if launch is not None and hasattr(launch, "ready_python"):
+        ready = launch.ready_python()
+        if ready:
+            return ready
+    import importlib.util
+
+    if all(importlib.util.find_spec(name) is not None for name in FULL_DEPS):
+        return sys.executable
+    return None

@@ -1,0 +1,179 @@
+"""Materialize a session: fold its journal into state.json, checkpoint when due, write the handoff.
+
+Full tier. Called in-process by SessionStart, PreCompact, SubagentStop, SessionEnd and the CLI,
+and as a detached process started by Stop (`spawn`), so the per-turn hook never pays for
+pydantic while the handoff on disk stays current a moment after every turn.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from session_state import budget as budget_mod
+from session_state import checkpoints, handoff, journal, notices, paths, project, settings, state, store
+from session_state.models import Checkpoint, SessionState
+
+PENDING = "refresh.pending"
+PENDING_STALE_S = 60.0
+
+
+@dataclass
+class Result:
+    state: SessionState
+    session_dir: Path
+    handoff_path: Path | None = None
+    checkpoint: Checkpoint | None = None
+    recovered: str | None = None
+    budget: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def materialize(
+    project_dir: Path,
+    session_id: str,
+    *,
+    transcript_path: str | None = None,
+    checkpoint: str | None = None,
+    facts: list[tuple[str, str, dict[str, Any]]] = (),  # type: ignore[assignment]
+    write_handoff: bool = True,
+) -> Result:
+    """Bring the session's state, checkpoints and handoff up to date with its transcript.
+
+    `checkpoint` names a trigger that must take a checkpoint now; without it one is taken
+    only when the state changed and the last one is older than the configured interval.
+    """
+    cfg = settings.load(project_dir)
+    root = paths.state_root(project_dir)
+    sdir = paths.session_dir(root, session_id)
+    try:
+        os.unlink(sdir / PENDING)
+    except FileNotFoundError:
+        pass
+    for kind, fact_id, fields in facts:
+        journal.record(sdir, kind, fact_id, **fields)
+    cursor = journal.sync(sdir, transcript_path)  # transcript parsing happens outside the lock
+    budget = budget_mod.compute(cursor, cfg) if cursor.get("offset") else None
+    branch, dirty = state.git_status(cursor.get("cwd") or str(project_dir))
+    with store.locked(sdir):
+        recovered = None
+        try:
+            current = state.load(sdir)
+        except store.CorruptFile as exc:
+            current, recovered = _recover(sdir, exc)
+        if current is None:
+            if checkpoints.names(sdir):
+                current, recovered = _recover(sdir, None)
+            if current is None:
+                current = state.new_state(session_id, project_dir)
+        records, end = journal.read(sdir, current.journal_offset)
+        if end < current.journal_offset:  # the journal was replaced: replay it, ids drop repeats
+            records, end = journal.read(sdir, 0)
+        seen_before = set(current.seen_ids)
+        requested = [
+            str(r.get("trigger"))
+            for r in records
+            if r.get("k") == "checkpoint_request" and r.get("id") not in seen_before
+        ]
+        changed = state.fold(current, records)
+        current.journal_offset = end
+        if cursor:
+            state.apply_cursor(current, cursor, budget)
+        if branch is not None:
+            current.git_branch, current.git_dirty = branch, dirty
+        cp = None
+        interval = float(cfg.get("checkpoint_interval_s", 600))
+        trigger = checkpoint or (requested[-1] if requested else None)
+        if trigger or (changed and checkpoints.due(current, interval)):
+            cp = checkpoints.take(sdir, current, trigger or "interval", cfg)
+        state.save(sdir, current)
+    result = Result(state=current, session_dir=sdir, checkpoint=cp, recovered=recovered, budget=budget)
+    if write_handoff:
+        pkg = handoff.build(current, root, cfg)
+        result.handoff_path = handoff.write(sdir, pkg)
+        if current.tasks:
+            project.write_workflow(root, current)
+    return result
+
+
+def _recover(sdir: Path, exc: store.CorruptFile | None) -> tuple[SessionState | None, str | None]:
+    """Restore the latest valid checkpoint after the state file was lost or did not validate."""
+    cp, restored = checkpoints.restore_state(sdir)
+    what = f"its state file did not validate ({exc.reason})" if exc else "its state file was missing"
+    kept = f"; the bad file is kept as {exc.moved_to.name}" if exc and exc.moved_to else ""
+    if restored is None:
+        message = f"session-state: {what} and no checkpoint was valid; it starts this session's state afresh{kept}."
+    else:
+        message = (
+            f"session-state: {what}; restored checkpoint {cp.id} ({cp.created}) and replayed the journal since{kept}."
+        )
+    from session_state import log
+
+    log.write(message)
+    notices.post(sdir, f"recovered-{time.time_ns()}", user=message)
+    return restored, message
+
+
+# --- the detached refresh started by Stop -------------------------------------------------------
+
+
+def spawn(project_dir: Path, session_id: str, transcript_path: str | None, python: str | None) -> bool:
+    """Start a detached refresh unless one is already queued; never waits, never raises."""
+    if python is None:
+        return False
+    sdir = paths.session_dir(paths.state_root(project_dir), session_id)
+    pending = sdir / PENDING
+    from session_state.fsutil import create_exclusive
+
+    if not create_exclusive(pending):
+        try:
+            if time.time() - pending.stat().st_mtime < PENDING_STALE_S:
+                return False
+            os.unlink(pending)
+        except FileNotFoundError:
+            pass
+        if not create_exclusive(pending):
+            return False
+    src = str(Path(__file__).resolve().parent.parent)
+    code = f"import sys; sys.path.insert(0, {src!r}); from session_state.refresh import main; main()"
+    argv = [python, "-I", "-X", "utf8", "-c", code, str(project_dir), session_id, transcript_path or ""]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    try:
+        if hasattr(os, "posix_spawn"):
+            devnull = os.devnull
+            actions = [
+                (os.POSIX_SPAWN_OPEN, 0, devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, devnull, os.O_WRONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 2, devnull, os.O_WRONLY, 0),
+            ]
+            os.posix_spawn(python, argv, env, file_actions=actions, setsid=True)
+        else:
+            import subprocess
+
+            flags = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+            subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, creationflags=flags, close_fds=True)
+    except OSError:
+        try:
+            os.unlink(pending)
+        except OSError:
+            pass
+        return False
+    return True
+
+
+def main() -> None:
+    """Entry of the detached refresh: argv = project_dir, session_id, transcript_path."""
+    project_dir, session_id, transcript_path = sys.argv[1], sys.argv[2], sys.argv[3] or None
+    try:
+        materialize(Path(project_dir), session_id, transcript_path=transcript_path)
+    except store.LockTimeout:
+        pass  # another materialize holds the lock and will fold the same journal
+    except Exception as exc:  # noqa: BLE001 - detached: the log is the only place to say it
+        from session_state import log
+
+        log.write(f"refresh {session_id}: {exc.__class__.__name__}: {exc}", exc)

@@ -1,0 +1,303 @@
+"""The session's state: the journal folded into one validated `SessionState`.
+
+Everything here is derived from the transcript and the hook inputs (via the journal), so a
+lost or corrupt state file can be rebuilt from the latest checkpoint plus the journal.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from session_state import journal, store
+from session_state.models import (
+    Command,
+    Compaction,
+    FileTouch,
+    Request,
+    SessionState,
+    Subagent,
+    Task,
+    Totals,
+)
+
+STATE = "state.json"
+KEEP_REQUESTS = 5
+KEEP_FILES = 60
+KEEP_COMMANDS = 20
+KEEP_SUBAGENTS = 20
+KEEP_SEEN = 4000
+REQUEST_CHARS = 600
+
+_STATUS_MAP = {
+    "pending": "pending",
+    "in_progress": "in_progress",
+    "in-progress": "in_progress",
+    "completed": "completed",
+    "done": "completed",
+    "blocked": "blocked",
+    "failed": "failed",
+    "cancelled": "failed",
+    "canceled": "failed",
+}
+
+
+def new_state(session_id: str, project: Path) -> SessionState:
+    now = journal.now_iso()
+    return SessionState(session_id=session_id, project=str(project), created=now, updated=now)
+
+
+def load(session_dir: Path) -> SessionState | None:
+    """The saved state; raises store.CorruptFile (after setting the file aside) when unusable."""
+    return store.read_model(session_dir / STATE, SessionState)
+
+
+def save(session_dir: Path, state: SessionState) -> None:
+    store.write_model(session_dir / STATE, state)
+
+
+def fold(state: SessionState, facts: list[dict[str, Any]]) -> bool:
+    """Apply journal facts in order; returns whether anything changed. Repeated ids are skipped."""
+    seen = set(state.seen_ids)
+    changed = False
+    for fact in facts:
+        fid = fact.get("id")
+        if not isinstance(fid, str) or fid in seen:
+            continue
+        seen.add(fid)
+        state.seen_ids.append(fid)
+        try:
+            changed |= _apply(state, fact)
+        except (TypeError, ValueError, KeyError, AttributeError):
+            continue  # one malformed fact must not stop the rest
+    if len(state.seen_ids) > KEEP_SEEN:
+        del state.seen_ids[: len(state.seen_ids) - KEEP_SEEN]
+    if changed:
+        state.updated = journal.now_iso()
+    return changed
+
+
+def _apply(state: SessionState, fact: dict[str, Any]) -> bool:
+    kind = fact["k"]
+    ts = fact.get("ts")
+    if kind == "prompt":
+        text = str(fact.get("text") or "").strip()
+        if not text:
+            return False
+        if state.requests and state.requests[-1].text == text[:REQUEST_CHARS]:
+            return False
+        state.requests.append(Request(text=text[:REQUEST_CHARS], ts=ts))
+        del state.requests[:-KEEP_REQUESTS]
+        return True
+    if kind == "todos":
+        items = [i for i in fact.get("items") or [] if isinstance(i, dict)]
+        kept = [t for t in state.tasks if t.source != "TodoWrite"]
+        todos = [
+            Task(
+                id=f"todo-{n + 1}",
+                subject=str(item.get("content") or item.get("subject") or "")[:300],
+                status=_status(item.get("status")),
+                active_form=_opt_str(item.get("activeForm")),
+                source="TodoWrite",
+                updated=ts,
+            )
+            for n, item in enumerate(items)
+        ]
+        state.tasks = kept + todos
+        return True
+    if kind == "task_create":
+        task_id = str(fact.get("task_id") or fact["id"])
+        existing = _task(state, task_id)
+        subject = str(fact.get("subject") or fact.get("description") or task_id)[:300]
+        if existing is None:
+            state.tasks.append(
+                Task(id=task_id, subject=subject, active_form=_opt_str(fact.get("activeForm")), updated=ts)
+            )
+        else:
+            existing.subject = subject
+        return True
+    if kind == "task_update":
+        task = _task(state, str(fact.get("task_id")))
+        status = str(fact.get("status") or "")
+        if task is None:
+            if status == "deleted":
+                return False
+            task = Task(id=str(fact.get("task_id")), subject=str(fact.get("subject") or fact.get("task_id")))
+            state.tasks.append(task)
+        if status == "deleted":
+            state.tasks.remove(task)
+            return True
+        if status:
+            task.status = _status(status)
+        if fact.get("blocked_by") and task.status == "pending":
+            task.status = "blocked"
+        if fact.get("subject"):
+            task.subject = str(fact["subject"])[:300]
+        task.updated = ts
+        return True
+    if kind == "file":
+        return _touch(state, str(fact.get("path") or ""), str(fact.get("op") or "read"), ts)
+    if kind == "cmd":
+        command = str(fact.get("command") or "").strip()
+        if not command:
+            return False
+        state.commands.append(Command(command=command[:300], ts=ts))
+        del state.commands[:-KEEP_COMMANDS]
+        return True
+    if kind == "assistant":
+        text = str(fact.get("text") or "").strip()
+        if not text:
+            return False
+        state.last_assistant = text[:1000]
+        return True
+    if kind == "compact":
+        state.compactions.append(
+            Compaction(
+                trigger=_opt_str(fact.get("trigger")),
+                pre_tokens=_opt_int(fact.get("pre_tokens")),
+                post_tokens=_opt_int(fact.get("post_tokens")),
+                ts=ts,
+            )
+        )
+        del state.compactions[:-20]
+        return True
+    if kind == "subagent":
+        agent_id = str(fact.get("agent_id") or "")
+        state.subagents = [s for s in state.subagents if s.agent_id != agent_id]
+        state.subagents.append(
+            Subagent(
+                agent_id=agent_id,
+                agent_type=str(fact.get("agent_type") or ""),
+                last_message=str(fact.get("last_message") or "")[:500],
+                totals=Totals(**(fact.get("totals") or {})),
+                ts=ts,
+            )
+        )
+        del state.subagents[:-KEEP_SUBAGENTS]
+        return True
+    if kind == "session_start":
+        return _session_start(state, fact)
+    if kind == "session_end":
+        state.status = "ended"
+        if fact.get("reason") == "clear":
+            state.lineage.sources.append("ended:clear")
+        return True
+    if kind == "cleared_into":
+        state.lineage.cleared_into = _opt_str(fact.get("session_id"))
+        return True
+    if kind == "fork_child":
+        child = str(fact.get("session_id") or "")
+        if child and child not in state.lineage.forks:
+            state.lineage.forks.append(child)
+            return True
+        return False
+    return False
+
+
+def _session_start(state: SessionState, fact: dict[str, Any]) -> bool:
+    source = str(fact.get("source") or "startup")
+    lineage = state.lineage
+    lineage.sources.append(source)
+    del lineage.sources[:-20]
+    if source == "resume":
+        lineage.resume_count += 1
+    if source in ("clear", "fork"):
+        state.status = "context_switch"
+    elif state.status == "ended":
+        state.status = "active"
+    if fact.get("previous_session_id"):
+        lineage.previous_session_id = str(fact["previous_session_id"])
+    if fact.get("parent_session_id"):
+        lineage.parent_session_id = str(fact["parent_session_id"])
+    if fact.get("model"):
+        state.model = str(fact["model"])
+    return True
+
+
+def _touch(state: SessionState, path: str, op: str, ts: str | None) -> bool:
+    if not path:
+        return False
+    entry = next((f for f in state.files if f.path == path), None)
+    if entry is None:
+        entry = FileTouch(path=path[:500])
+    else:
+        state.files.remove(entry)
+    if op == "read":
+        entry.reads += 1
+    else:
+        entry.edits += 1
+    entry.last_op = op
+    entry.last_ts = ts
+    state.files.append(entry)  # most recent last
+    del state.files[:-KEEP_FILES]
+    return True
+
+
+def _task(state: SessionState, task_id: str) -> Task | None:
+    return next((t for t in state.tasks if t.id == task_id), None)
+
+
+def _status(value: Any) -> str:
+    return _STATUS_MAP.get(str(value or "pending").lower(), "pending")
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def apply_cursor(state: SessionState, cursor: dict[str, Any], budget: dict[str, Any] | None) -> None:
+    """Copy what the transcript cursor knows (model, branch, budget, lineage) into the state."""
+    from session_state.models import Budget
+
+    state.transcript_path = cursor.get("path") or state.transcript_path
+    model = cursor.get("model_selected") or (cursor.get("last_usage") or {}).get("model")
+    if model and model != state.model:
+        if state.model is not None:
+            state.status = "context_switch"
+        state.model = model
+    state.git_branch = cursor.get("git_branch") or state.git_branch
+    state.cwd = cursor.get("cwd") or state.cwd
+    state.claude_version = cursor.get("version") or state.claude_version
+    first = cursor.get("first_session_id")
+    if first and first != state.session_id and state.lineage.parent_session_id is None:
+        state.lineage.parent_session_id = first
+    if budget is not None:
+        state.budget = Budget.model_validate(budget)
+        level = budget.get("level")
+        if level in ("warning", "critical"):
+            if state.status in ("active", "context_switch"):
+                state.status = "token_warning"
+        elif state.status == "token_warning":
+            state.status = "active"
+
+
+def git_status(cwd: str | None) -> tuple[str | None, bool | None]:
+    """Branch and dirtiness of the working tree; (None, None) outside git or on any failure."""
+    if not cwd or not os.path.isdir(cwd):
+        return None, None
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain=v1", "--branch", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            timeout=2,
+            text=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    if out.returncode != 0:
+        return None, None
+    lines = out.stdout.splitlines()
+    branch = None
+    if lines and lines[0].startswith("## "):
+        head = lines[0][3:]
+        branch = head.split("...")[0].split(" ")[0]
+        if branch.startswith("No commits yet on "):
+            branch = head[len("No commits yet on ") :]
+    return branch, any(line and not line.startswith("##") for line in lines)
