@@ -1,0 +1,217 @@
+"""How full the context window is, and the once-per-level crossing records.
+
+Hot tier: stdlib only. `compute` turns a transcript cursor (see transcript.py) into the budget
+object that `session-state budget --json`, the statusline and the hooks share; `record` appends it
+to usage.jsonl and reports each threshold crossing exactly once per compaction epoch, using
+O_CREAT|O_EXCL markers so that concurrent hook processes need no lock.
+
+The window comes from the model, never from price tables (ccusage does that and shows 11% for a
+session at 53% of 200k): see the table in ../shared/docs/token-accounting.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+SMALL_WINDOW = 200_000
+LARGE_WINDOW = 1_000_000
+AUTOCOMPACT_RESERVE = 20_000  # Claude Code's effective window is the window minus this
+AUTOCOMPACT_ENV = "CLAUDE_AUTOCOMPACT_PCT_OVERRIDE"
+LEVELS = ("monitor", "warning", "critical")  # ascending; below them "ok", without data "unknown"
+_FAMILY = re.compile(r"claude-(?:opus|sonnet|haiku)-(\d{1,2})(?:-(\d{1,2}))?(?!\d)")
+_ALIASES = {"opus", "sonnet", "haiku", "default", "best", "opusplan"}
+_TOTAL_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+
+
+def window_for_model(model: str | None) -> int | None:
+    """The window a model id implies, or None when the id says nothing (unknown vendor ids).
+
+    Ids ending in `[1m]` and the 5.x family (which the aliases now select) have 1M, as has
+    claude-opus-4-7; 4.6 and older, and the dated ids of older families, have 200k.
+    """
+    if not model:
+        return None
+    text = model.strip().lower()
+    if text.endswith("[1m]"):
+        return LARGE_WINDOW
+    if text in _ALIASES:
+        return LARGE_WINDOW
+    match = _FAMILY.search(text)
+    if match:
+        major = int(match.group(1))
+        minor = int(match.group(2) or 0)
+        if major >= 5 or (major == 4 and minor >= 7 and "opus" in text):
+            return LARGE_WINDOW
+        return SMALL_WINDOW
+    if text.startswith("claude-"):
+        return SMALL_WINDOW
+    return None
+
+
+def context_window(cursor: dict[str, Any], settings: dict[str, Any]) -> tuple[int, str]:
+    """(window, how it was decided): override, selected `[1m]` model, model id, or observation."""
+    override = settings.get("context_window")
+    if isinstance(override, int) and not isinstance(override, bool) and override > 0:
+        return override, "setting"
+    last = cursor.get("last_usage") or {}
+    model = last.get("model") if isinstance(last, dict) else None
+    selected = cursor.get("model_selected")
+    window: int | None = None
+    source = "model"
+    if isinstance(selected, str) and selected.lower().endswith("[1m]") and _same_model(selected, model):
+        window, source = LARGE_WINDOW, "selected model"
+    else:
+        window = window_for_model(model if isinstance(model, str) and model != "<synthetic>" else None)
+        if window is None:
+            window = window_for_model(selected if isinstance(selected, str) else None)
+    if window is None:
+        window, source = SMALL_WINDOW, "default"
+    observed = cursor.get("max_context") or 0
+    if window < LARGE_WINDOW and isinstance(observed, int) and observed > SMALL_WINDOW:
+        window, source = LARGE_WINDOW, "observed"
+    return window, source
+
+
+def _same_model(selected: str, model: Any) -> bool:
+    """Whether a selected id (maybe `x[1m]`, maybe an alias) is the model that answered."""
+    if not isinstance(model, str) or not model or model == "<synthetic>":
+        return True
+    base = selected[: -len("[1m]")].lower()
+    model = model.lower()
+    return base in _ALIASES or model.startswith(base) or base.startswith(model)
+
+
+def autocompact_at(window: int, settings: dict[str, Any]) -> int:
+    """Context size at which Claude Code compacts on its own.
+
+    The effective window is window − 20,000 (Claude Code's debug log shows effectiveWindow
+    980000 / 180000); a percentage (setting `autocompact_pct`, else the environment variable
+    Claude Code itself honours) moves it.
+    """
+    pct = settings.get("autocompact_pct")
+    if not _valid_pct(pct):
+        try:
+            pct = float(os.environ.get(AUTOCOMPACT_ENV, ""))
+        except ValueError:
+            pct = None
+    if _valid_pct(pct):
+        return int(window * float(pct) / 100)
+    return max(window - AUTOCOMPACT_RESERVE, 0)
+
+
+def _valid_pct(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 100
+
+
+def level_for(percent: float | None, thresholds: dict[str, Any]) -> str:
+    if percent is None:
+        return "unknown"
+    found = "ok"
+    for name in LEVELS:
+        limit = thresholds.get(name)
+        if isinstance(limit, (int, float)) and percent >= limit:
+            found = name
+    return found
+
+
+def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """The budget object: context now, window, level, room before auto-compaction, totals.
+
+    After a compaction with no response since, the context is Claude Code's `postTokens` when the
+    transcript has it and unknown otherwise; the pre-compaction figure is never shown as current.
+    """
+    window, window_source = context_window(cursor, settings)
+    last = cursor.get("last_usage")
+    last = last if isinstance(last, dict) else None
+    compacted = bool(cursor.get("compacted"))
+    context: int | None
+    if compacted:
+        context = cursor.get("post_tokens") if isinstance(cursor.get("post_tokens"), int) else None
+        context_source = "compaction" if context is not None else "unknown after compaction"
+    elif last is not None:
+        context = sum(_count(last.get(k)) for k in ("input", "cache_creation", "cache_read"))
+        context_source = "response"
+    else:
+        context, context_source = None, "no response yet"
+    percent = round(context * 100 / window, 1) if context is not None else None
+    thresholds = settings.get("thresholds") or {}
+    limit = autocompact_at(window, settings)
+    totals = cursor.get("totals") or {}
+    side = cursor.get("side_usage")
+    selected = cursor.get("model_selected")
+    model = (last or {}).get("model") or (side or {}).get("model")
+    if isinstance(selected, str) and (
+        not model or (selected.lower().endswith("[1m]") and _same_model(selected, model))
+    ):
+        model = selected
+    budget: dict[str, Any] = {
+        "context_tokens": context,
+        "context_source": context_source,
+        "context_window": window,
+        "window_source": window_source,
+        "percent": percent,
+        "level": level_for(percent, thresholds if isinstance(thresholds, dict) else {}),
+        "model": model,
+        "output_tokens": _count((last or {}).get("output")),
+        "compacted": compacted,
+        "compactions": _count(cursor.get("compactions")),
+        "autocompact_at": limit,
+        "tokens_to_autocompact": max(limit - context, 0) if context is not None else None,
+        "totals": {k: _count(totals.get(k)) for k in _TOTAL_KEYS},
+    }
+    if cursor.get("kind", "main") != "main" or (last is None and isinstance(side, dict)):
+        # A subagent transcript has no main chain: its own latest line is its context.
+        budget["sidechain_context_tokens"] = (
+            sum(_count(side.get(k)) for k in ("input", "cache_creation", "cache_read")) if isinstance(side, dict) else None
+        )
+    agents = cursor.get("agent_files_totals") or {}
+    if any(_count(agents.get(k)) for k in _TOTAL_KEYS):
+        budget["agent_files_totals"] = {k: _count(agents.get(k)) for k in _TOTAL_KEYS}
+    if cursor.get("error"):
+        budget["error"] = cursor["error"]
+    return budget
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def record(session_dir: str | os.PathLike[str], budget: dict[str, Any], event: str) -> list[str]:
+    """Append the budget to usage.jsonl; return the levels crossed for the first time this epoch.
+
+    A level counts once per compaction epoch (the number of compactions so far): after a
+    compaction the context drops and the same warnings are useful again. Reaching a higher
+    level marks the lower ones too, so a later small dip never re-announces them. Among any
+    number of concurrent callers exactly one creates each marker and so reports the crossing.
+    """
+    from session_state import fsutil, paths
+
+    folder = Path(session_dir)
+    crossed: list[str] = []
+    level = budget.get("level")
+    if level in LEVELS:
+        markers = folder / "markers"
+        paths.ensure_dir(markers)
+        epoch = _count(budget.get("compactions"))
+        for name in LEVELS[: LEVELS.index(level) + 1]:
+            if fsutil.create_exclusive(markers / f"crossing-{epoch}-{name}"):
+                crossed.append(name)
+    else:
+        paths.ensure_dir(folder)
+    entry: dict[str, Any] = {
+        "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "event": event,
+        "context_tokens": budget.get("context_tokens"),
+        "window": budget.get("context_window"),
+        "percent": budget.get("percent"),
+        "level": level if isinstance(level, str) else "unknown",
+    }
+    if crossed:
+        entry["crossed"] = crossed
+    fsutil.append_record(folder / "usage.jsonl", json.dumps(entry, separators=(",", ":")).encode())
+    return crossed
