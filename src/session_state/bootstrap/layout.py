@@ -1,0 +1,98 @@
+"""Where provisioning keeps things under the data root, and how a ready env is recognised.
+
+Stdlib only, Python 3.8 syntax. Everything lives under `paths.data_root()`
+($CLAUDE_PLUGIN_DATA, which survives plugin updates), never in the plugin folder:
+
+  envs/<key>/                  one virtual environment per env key
+  envs/<key>/.ready            JSON, written last: the only proof an env is complete
+  envs/by-lock/cksum-<crc>-<n> first line: a ready env's python, for `bin/ss-hook`
+  envs/.provision.lock         OS lock held by the one running provisioner (never deleted)
+  provision-state.json         the last failure and when to try again (backoff)
+  logs/provision.log           stdout/stderr of the detached provisioner
+  cache/tiktoken/              tokenizer files, so tiktoken never downloads (TIKTOKEN_CACHE_DIR)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from session_state import paths
+
+READY_VERSION = 1
+KEY_PATTERN = re.compile(r"[0-9a-f]{16}")
+
+
+def data_root() -> Path:
+    return Path(os.path.abspath(paths.data_root()))
+
+
+def envs_dir() -> Path:
+    return data_root() / "envs"
+
+
+def env_dir(key: str) -> Path:
+    return envs_dir() / key
+
+
+def env_python(env: Path) -> Path:
+    """The interpreter inside a virtual environment (venv layout differs on Windows)."""
+    if os.name == "nt":
+        return env / "Scripts" / "python.exe"
+    return env / "bin" / "python"
+
+
+def ready_file(key: str) -> Path:
+    return env_dir(key) / ".ready"
+
+
+def pointers_dir() -> Path:
+    return envs_dir() / "by-lock"
+
+
+def lock_file() -> Path:
+    return envs_dir() / ".provision.lock"
+
+
+def state_file() -> Path:
+    return data_root() / "provision-state.json"
+
+
+def provision_log() -> Path:
+    return data_root() / "logs" / "provision.log"
+
+
+def tiktoken_cache_dir() -> Path:
+    """Set TIKTOKEN_CACHE_DIR to this before the first `tiktoken.get_encoding`."""
+    return data_root() / "cache" / "tiktoken"
+
+
+def read_json(path: Path) -> Optional[Dict[str, Any]]:
+    """A small JSON object from disk, or None when missing, unreadable or not an object."""
+    try:
+        with open(path, "rb") as handle:
+            value = json.loads(handle.read(1_000_000).decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def ready_info(key: str) -> Optional[Dict[str, Any]]:
+    """The env's `.ready` record when it still describes a usable env, else None.
+
+    Usable: the record is for this key, and both the env's python and the base interpreter
+    it was made from still exist (a removed or upgraded-away base python leaves a venv whose
+    python cannot start). Patch-level changes of the base are accepted on purpose.
+    """
+    info = read_json(ready_file(key))
+    if not info or info.get("v") != READY_VERSION or info.get("key") != key:
+        return None
+    python, base = info.get("python"), info.get("base_executable")
+    if not isinstance(python, str) or not isinstance(base, str):
+        return None
+    if not os.path.isfile(python) or not os.path.isfile(base):
+        return None
+    return info
