@@ -58,7 +58,7 @@ def context_window(cursor: dict[str, Any], settings: dict[str, Any]) -> tuple[in
     override = settings.get("context_window")
     if isinstance(override, int) and not isinstance(override, bool) and override > 0:
         return override, "setting"
-    last = cursor.get("last_usage") or {}
+    last = cursor.get("last_usage") or cursor.get("side_usage") or {}
     model = last.get("model") if isinstance(last, dict) else None
     selected = cursor.get("model_selected")
     window: int | None = None

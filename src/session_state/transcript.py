@@ -129,8 +129,8 @@ def update(
     cursor = _usable(cursor, path, "main")
     out: list[dict[str, Any]] = []
     reader = _Reader(cursor, facts=facts, redact_extra=redact_extra, out=out)
-    if not reader.advance():
-        return cursor, out
+    reader.advance()
+    # Even without a readable main file the subagent files still show what the session spent.
     _follow_subagents(cursor, path)
     _combine_totals(cursor)
     reader.flush_facts()
@@ -216,7 +216,7 @@ class _Reader:
         try:
             st = os.stat(path)
         except OSError as exc:
-            c["error"] = f"{type(exc).__name__}: {exc.strerror or exc}"
+            c["error"] = exc.strerror or str(exc)
             return False
         if stat.S_ISDIR(st.st_mode):
             c["error"] = "is a directory"
@@ -247,7 +247,7 @@ class _Reader:
                 handle.seek(c["offset"])
                 self._read(handle, st.st_size)
         except OSError as exc:
-            c["error"] = f"{type(exc).__name__}: {exc.strerror or exc}"
+            c["error"] = exc.strerror or str(exc)
             return False
         finally:
             if self.dedup is not None:

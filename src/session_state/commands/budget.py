@@ -1,0 +1,133 @@
+"""`session-state budget`: how full the context window is, from the transcript itself.
+
+Reads the transcript with figures only (no facts) and never writes the stored cursor: that
+cursor belongs to the hooks, and advancing it here would make them miss the facts in between.
+A stored cursor for the same file is used as a starting point, so only new bytes are read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "budget",
+        help="context window use, room before auto-compaction, session token totals",
+        description="Token budget of a session, read from its Claude Code transcript.",
+    )
+    parser.add_argument("transcript", nargs="?", help="path of a transcript (.jsonl)")
+    parser.add_argument("--session", metavar="ID", help="session id (found via the state store or ~/.claude/projects)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from session_state import budget, paths, settings, transcript
+    from session_state.cli import CliError
+
+    project = paths.project_dir()
+    if args.transcript:
+        path = os.path.abspath(args.transcript)
+        session_id = Path(path).stem
+    else:
+        session_id = args.session or os.environ.get("CLAUDE_CODE_SESSION_ID") or ""
+        if not session_id:
+            raise CliError("give a TRANSCRIPT path or --session ID")
+        path = find_transcript(session_id, project)
+        if path is None:
+            raise CliError(f"no transcript found for session {session_id!r} (looked in the state store and {projects_dir()})")
+    start = stored_cursor(project, session_id, path)
+    cursor, _ = transcript.update(start, path, facts=False)
+    if cursor.get("error") and not cursor.get("subagents"):
+        raise CliError(f"cannot read transcript {path}: {cursor['error']}")
+    result = budget.compute(cursor, settings.load(project))
+    result["transcript"] = path
+    result["session_id"] = session_id
+    if args.json:
+        print(json.dumps(result, separators=(", ", ": ")))
+    else:
+        print(render(result, cursor))
+    return 0
+
+
+def projects_dir() -> Path:
+    base = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
+    return Path(base) / "projects"
+
+
+def find_transcript(session_id: str, project: Path) -> str | None:
+    """The transcript of a session: the path its stored cursor names, else a search of projects/.
+
+    A session whose main file is gone but whose subagent folder remains still has a budget
+    (what its subagents spent), so that folder also identifies it.
+    """
+    from session_state import paths
+
+    cursor_file = paths.session_dir(paths.state_root(project, create=False), session_id, create=False) / "cursor.json"
+    try:
+        stored = json.loads(cursor_file.read_bytes()).get("path")
+        if isinstance(stored, str) and os.path.isfile(stored):
+            return stored
+    except (OSError, ValueError, AttributeError):
+        pass
+    if not paths.safe_id(session_id) == session_id:
+        return None  # never put an unsafe id into a glob pattern
+    root = projects_dir()
+    for hit in sorted(glob.glob(os.path.join(glob.escape(str(root)), "*", f"{session_id}.jsonl"))):
+        return hit
+    for hit in sorted(glob.glob(os.path.join(glob.escape(str(root)), "*", session_id, "subagents"))):
+        return os.path.join(os.path.dirname(os.path.dirname(hit)), f"{session_id}.jsonl")
+    return None
+
+
+def stored_cursor(project: Path, session_id: str, path: str) -> dict[str, Any] | None:
+    """The hooks' cursor for this transcript, if any: lets a repeat query read only new bytes."""
+    from session_state import paths
+
+    try:
+        folder = paths.session_dir(paths.state_root(project, create=False), session_id, create=False)
+        data = json.loads((folder / "cursor.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("path") == path else None
+
+
+def render(result: dict[str, Any], cursor: dict[str, Any]) -> str:
+    """A few lines for people; anything not measured from a response says so."""
+    window = result["context_window"]
+    how_window = {
+        "setting": "from your setting",
+        "selected model": "1M model selected",
+        "model": "by model id",
+        "observed": "proved by a context above 200k",
+        "default": "assumed: unknown model",
+    }.get(result["window_source"], result["window_source"])
+    context = result["context_tokens"]
+    lines = []
+    if context is None:
+        why = "compacted, no response since" if result["compacted"] else "no response yet"
+        lines.append(f"Context: unknown ({why}) of {window:,} tokens [{how_window}]")
+    else:
+        note = " (estimate: Claude Code's post-compaction count; exact after the next response)" if result["compacted"] else ""
+        lines.append(f"Context: {context:,} of {window:,} tokens = {result['percent']}% [{result['level']}]{note}")
+        lines.append(f"Room before auto-compaction: {result['tokens_to_autocompact']:,} tokens (compacts near {result['autocompact_at']:,}) [window {how_window}]")
+    if result.get("model"):
+        lines.append(f"Model: {result['model']}; last response wrote {result['output_tokens']:,} output tokens")
+    totals = result["totals"]
+    subs = sum(1 for sub in cursor.get("subagents", {}).values() if sub.get("kind") == "subagents")
+    with_subs = f" incl. {subs} subagent transcript{'s' * (subs != 1)}" if subs else ""
+    lines.append(
+        f"Session totals{with_subs}: input {totals['input_tokens']:,}, output {totals['output_tokens']:,}, "
+        f"cache write {totals['cache_creation_input_tokens']:,}, cache read {totals['cache_read_input_tokens']:,}"
+    )
+    if result.get("compactions"):
+        lines.append(f"Compactions so far: {result['compactions']}")
+    if result.get("error"):
+        lines.append(f"Note: main transcript {result['transcript']}: {result['error']}")
+    return "\n".join(lines)

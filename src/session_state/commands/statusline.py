@@ -1,0 +1,191 @@
+"""`session-state statusline`: one short line for Claude Code's status bar.
+
+Claude Code runs the statusline command after every message with a JSON object on stdin; it
+must answer fast and must never fail (a failing command blanks the bar), so this path is stdlib
+only and any surprise ends in a minimal line. Runnable as `python -m
+session_state.commands.statusline` to skip loading the other commands.
+
+Figures: the payload's `context_window` (`used_percentage`, `context_window_size`,
+`current_usage`) when present — Claude Code measured them. Its `total_input_tokens` was a
+session sum before 2.1.132, so it is never read as the context. Without those, the transcript.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+BAR_CELLS = 10
+FALLBACK_LINE = "ctx ?"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "statusline",
+        help="one status line from Claude Code's statusline JSON on stdin",
+        description="Reads Claude Code's statusline JSON on stdin and prints one short line.",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace | None = None) -> int:
+    try:
+        raw = sys.stdin.buffer.read(1 << 20)
+        line = render(json.loads(raw) if raw.strip() else {})
+    except Exception:  # the bar must show something whatever arrives on stdin
+        line = FALLBACK_LINE
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def render(payload: Any) -> str:
+    """The status line for one statusline payload."""
+    if not isinstance(payload, dict):
+        return FALLBACK_LINE
+    from session_state import paths
+
+    project = _project(payload)
+    conf = _settings(project)
+    info = _from_payload(payload, conf)
+    if info is None:
+        info = _from_transcript(payload, project, conf)
+    parts = [_gauge(info)]
+    if info.get("tokens_to_autocompact") is not None:
+        parts.append(f"{_short(info['tokens_to_autocompact'])} to compact")
+    session_id = payload.get("session_id")
+    if isinstance(session_id, str) and session_id:
+        age = _checkpoint_age(paths.state_root(project, create=False), session_id)
+        if age is not None:
+            parts.append(f"ckpt {age} ago")
+    return " · ".join(parts)
+
+
+def _project(payload: dict[str, Any]) -> Any:
+    from session_state import paths
+
+    workspace = payload.get("workspace")
+    cwd = None
+    if isinstance(workspace, dict):
+        cwd = workspace.get("project_dir") or workspace.get("current_dir")
+    if not isinstance(cwd, str):
+        cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
+    return paths.project_dir(cwd)
+
+
+def _settings(project: Any) -> dict[str, Any]:
+    from session_state import settings
+
+    try:
+        return settings.load(project)
+    except Exception:  # a broken config must not blank the bar; config.py reports it elsewhere
+        return dict(settings.DEFAULTS)
+
+
+def _from_payload(payload: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any] | None:
+    """Budget figures from Claude Code's own `context_window`, or None when it has none."""
+    from session_state import budget
+
+    block = payload.get("context_window")
+    if not isinstance(block, dict):
+        return None
+    size = block.get("context_window_size")
+    used = block.get("used_percentage")
+    if not _number(size) or size <= 0:
+        return None
+    window = int(size)
+    override = conf.get("context_window")
+    if isinstance(override, int) and not isinstance(override, bool) and override > 0:
+        window = override
+    context: float | None = None
+    current = block.get("current_usage")
+    if isinstance(current, dict):
+        parts = [current.get(k) for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")]
+        if all(_number(p) for p in parts):
+            context = sum(parts)
+    if context is None and _number(used):
+        context = used * size / 100
+    if context is None:
+        return None
+    percent = round(context * 100 / window, 1)
+    limit = budget.autocompact_at(window, conf)
+    return {
+        "percent": percent,
+        "level": budget.level_for(percent, conf.get("thresholds") or {}),
+        "tokens_to_autocompact": max(limit - int(context), 0),
+    }
+
+
+def _from_transcript(payload: dict[str, Any], project: Any, conf: dict[str, Any]) -> dict[str, Any]:
+    """Budget figures read from the transcript, starting from the hooks' cursor when it fits."""
+    from session_state import budget, paths, transcript
+
+    path = payload.get("transcript_path")
+    if not isinstance(path, str) or not path:
+        return {"percent": None, "level": "unknown", "tokens_to_autocompact": None}
+    start = None
+    session_id = payload.get("session_id")
+    if isinstance(session_id, str) and session_id:
+        folder = paths.session_dir(paths.state_root(project, create=False), session_id, create=False)
+        try:
+            start = json.loads((folder / "cursor.json").read_bytes())
+        except (OSError, ValueError):
+            start = None
+    cursor, _ = transcript.update(start, path, facts=False)
+    return budget.compute(cursor, conf)
+
+
+def _gauge(info: dict[str, Any]) -> str:
+    percent = info.get("percent")
+    if percent is None:
+        return f"ctx ? {'▱' * BAR_CELLS} {info.get('level', 'unknown')}"
+    filled = min(BAR_CELLS, max(0, round(percent * BAR_CELLS / 100)))
+    bar = "▰" * filled + "▱" * (BAR_CELLS - filled)
+    return f"ctx {percent:.0f}% {bar} {info['level']}"
+
+
+def _checkpoint_age(root: Any, session_id: str) -> str | None:
+    """Age of the newest checkpoint file of the session, as `45s` / `12m` / `3h` / `2d`."""
+    from session_state import paths
+
+    folder = os.path.join(root, "sessions", paths.safe_id(session_id), "checkpoints")
+    newest = None
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_file():
+                    mtime = entry.stat().st_mtime
+                    newest = mtime if newest is None or mtime > newest else newest
+    except OSError:
+        return None
+    if newest is None:
+        return None
+    seconds = max(0, int(time.time() - newest))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _short(tokens: int) -> str:
+    if tokens >= 1_000_000:
+        return f"{tokens / 1_000_000:.1f}M"
+    if tokens >= 1000:
+        return f"{tokens // 1000}k"
+    return str(tokens)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def main() -> int:
+    return run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
