@@ -50,3 +50,19 @@ def claude_env(tmp_path, fake_api, claude_bin) -> ClaudeEnv:
 def pytest_report_header(config):
     b = find_claude_bin()
     return f"session-state e2e: claude={b or 'MISSING'} (SESSION_STATE_CLAUDE_BIN={os.environ.get('SESSION_STATE_CLAUDE_BIN', '')})"
+
+
+_NOTES: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def e2e_notes() -> list[str]:
+    """Lines printed in pytest's terminal summary (timings, where the logs are)."""
+    return _NOTES
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _NOTES:
+        terminalreporter.section("session-state e2e")
+        for line in _NOTES:
+            terminalreporter.write_line(line)
