@@ -205,6 +205,7 @@ class _Reader:
         self.loads: Loads = json.loads
         self.dedup: dict[str, list[int]] | None = None
         self.latest_text: dict[str, Any] | None = None
+        self.meta: dict[str, Any] | None = None  # latest assistant line: branch, cwd, version
         self._redact: Callable[..., str] | None = None
 
     # --- reading ----------------------------------------------------------------------
@@ -250,42 +251,62 @@ class _Reader:
             c["error"] = exc.strerror or str(exc)
             return False
         finally:
-            if self.dedup is not None:
-                c["dedup"] = [[key, *vals] for key, vals in self.dedup.items()]
+            self._settle()
         return True
 
-    def _read(self, handle: Any, size: int) -> None:
+    def _settle(self) -> None:
+        """Write back what was kept in faster forms during the pass."""
         c = self.c
-        carry = b""
+        if self.dedup is not None:
+            c["dedup"] = [[key, *vals] for key, vals in self.dedup.items()]
+        if self.meta is not None:
+            for key, name in (("gitBranch", "git_branch"), ("cwd", "cwd"), ("version", "version")):
+                value = self.meta.get(key)
+                if isinstance(value, str) and value:
+                    c[name] = value
+            self.meta = None
+
+    def _read(self, handle: Any, size: int) -> None:
+        """Scan whole lines block by block; a partial last line waits for the next call.
+
+        One buffer is reused with the unfinished line moved to its front, so the bytes are
+        copied once, by the kernel; a line longer than MAX_LINE is dropped as it streams by.
+        """
+        c = self.c
         left = size - c["offset"]
+        buf = bytearray(min(left, BLOCK))
+        kept = 0  # bytes of an unfinished line at the front of buf
         while left > 0:
-            block = handle.read(min(BLOCK, left))
-            if not block:
+            want = min(BLOCK, left)
+            if len(buf) < kept + want:
+                buf.extend(bytes(kept + want - len(buf)))
+            got = handle.readinto(memoryview(buf)[kept : kept + want])
+            if not got:
                 break
-            left -= len(block)
-            data = carry + block if carry else block
-            base = c["offset"]  # file offset of data[0]
+            left -= got
+            filled = kept + got
+            base = c["offset"]  # file offset of buf[0]
             start = 0
             if c["skipping"]:
-                nl = data.find(b"\n")
+                nl = buf.find(b"\n", 0, filled)
                 if nl < 0:
-                    c["offset"] = base + len(data)
-                    carry = b""
+                    c["offset"] = base + filled
+                    kept = 0
                     continue
                 c["skipping"] = False
                 c["long_lines"] += 1
                 start = nl + 1
-            end = data.rfind(b"\n") + 1
+            end = max(buf.rfind(b"\n", 0, filled) + 1, start)
             if end > start:
-                self._scan(data, start, end, base)
-            else:
-                end = start
+                self._scan(buf, start, end, base)
             c["offset"] = base + end
-            carry = data[end:]
-            if len(carry) > MAX_LINE:
-                c["offset"] += len(carry)
+            kept = filled - end
+            if kept > MAX_LINE:
+                c["offset"] += kept
                 c["skipping"] = True
-                carry = b""
+                kept = 0
+            elif kept:
+                buf[:kept] = buf[end:filled]
 
     # --- finding the lines that matter -----------------------------------------------
 
@@ -362,33 +383,36 @@ class _Reader:
     def _assistant(self, obj: dict[str, Any], where: int) -> None:
         c = self.c
         message = obj.get("message")
-        if not isinstance(message, dict):
+        if type(message) is not dict:
             return
-        for key in ("gitBranch", "cwd", "version"):
-            value = obj.get(key)
-            if isinstance(value, str) and value:
-                c[{"gitBranch": "git_branch"}.get(key, key)] = value
+        self.meta = obj
         usage = message.get("usage")
-        if isinstance(usage, dict):
-            figures = [_int(usage.get(key)) for key in USAGE_KEYS]
+        if type(usage) is dict:
+            get = usage.get
+            figures = [
+                v if type(v) is int and v > 0 else 0
+                for v in (get("input_tokens"), get("output_tokens"), get("cache_creation_input_tokens"), get("cache_read_input_tokens"))
+            ]
             self._add_totals(message.get("id"), obj.get("requestId"), figures)
             model = message.get("model")
-            record = {
-                "input": figures[0],
-                "cache_creation": figures[2],
-                "cache_read": figures[3],
-                "output": figures[1],
-                "model": model if isinstance(model, str) else None,
-                "timestamp": _str(obj.get("timestamp")),
-            }
-            if obj.get("isSidechain") is True:
-                c["side_usage"] = record
-            elif model != "<synthetic>" and not obj.get("isApiErrorMessage"):
-                c["last_usage"] = record
-                c["compacted"] = False
-                context = figures[0] + figures[2] + figures[3]
-                if context > c["max_context"]:
-                    c["max_context"] = context
+            sidechain = obj.get("isSidechain") is True
+            if sidechain or (model != "<synthetic>" and not obj.get("isApiErrorMessage")):
+                record = {
+                    "input": figures[0],
+                    "cache_creation": figures[2],
+                    "cache_read": figures[3],
+                    "output": figures[1],
+                    "model": model if type(model) is str else None,
+                    "timestamp": _str(obj.get("timestamp")),
+                }
+                if sidechain:
+                    c["side_usage"] = record
+                else:
+                    c["last_usage"] = record
+                    c["compacted"] = False
+                    context = figures[0] + figures[2] + figures[3]
+                    if context > c["max_context"]:
+                        c["max_context"] = context
         if self.facts and obj.get("isSidechain") is not True:
             self._assistant_facts(obj, message, where)
 
