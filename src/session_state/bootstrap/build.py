@@ -177,7 +177,7 @@ def _build_uv(uv: str, env: Path, lock: Path) -> Dict[str, float]:
 def _build_pip(env: Path, lock: Path) -> Tuple[str, Dict[str, float]]:
     timings = {}
     started = time.monotonic()
-    installer = "pip"
+    target = False
     try:
         run_step("venv", [sys.executable, "-m", "venv", str(env)], VENV_TIMEOUT, clean_env())
     except StepError as exc:
@@ -186,19 +186,22 @@ def _build_pip(env: Path, lock: Path) -> Tuple[str, Dict[str, float]]:
         print("venv with pip failed (%s); retrying --without-pip" % exc, flush=True)
         remove_tree(env)
         run_step("venv", [sys.executable, "-m", "venv", "--without-pip", str(env)], VENV_TIMEOUT, clean_env())
-        installer = "pip-target"
+        target = True
     timings["venv"] = time.monotonic() - started
     started = time.monotonic()
-    if installer == "pip":
-        cmd = [str(layout.env_python(env)), "-m", "pip"]
-    else:
-        cmd = [sys.executable, "-m", "pip"]
-    cmd += ["install", "--disable-pip-version-check", "--no-input", "--prefer-binary", "-r", str(lock)]
-    if installer == "pip-target":
+    install_with_pip(env, lock, target=target)
+    timings["install"] = time.monotonic() - started
+    return ("pip-target" if target else "pip"), timings
+
+
+def install_with_pip(env: Path, lock: Path, target: bool = False) -> None:
+    """pip install the lock into the env: its own pip, or (`target`) ours into its site-packages."""
+    python = sys.executable if target else str(layout.env_python(env))
+    cmd = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--prefer-binary",
+           "-r", str(lock)]
+    if target:
         cmd += ["--target", site_packages(env)]
     run_step("install", cmd, INSTALL_TIMEOUT, clean_env(env))
-    timings["install"] = time.monotonic() - started
-    return installer, timings
 
 
 def site_packages(env: Path) -> str:
