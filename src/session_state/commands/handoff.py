@@ -1,0 +1,105 @@
+"""`session-state handoff show|create`: the package the next context receives.
+
+`show` prints the handoff file as written (validated), in TOON, markdown, JSON, or exactly
+the capped text a compaction would inject, so a user can see what the model will be told.
+`create` brings state and handoff up to date now and prints where it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from session_state.commands import _common
+
+INJECT_HEADING = "session-state handoff: the conversation was just compacted; this is the saved state of the work."
+
+
+def register(subparsers: Any) -> None:
+    p = _common.parser(
+        subparsers,
+        "handoff",
+        "show or create the session's handoff package",
+        "The handoff package: what the next context (after compaction, /clear, resume or a new session) needs "
+        "to continue the work.",
+        [
+            "session-state handoff create",
+            "session-state handoff show --format md",
+            "session-state handoff show --format inject",
+        ],
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    show = actions.add_parser(
+        "show",
+        help="print the current handoff",
+        description="Print the session's handoff as written by the hooks (validated first).",
+        epilog="examples:\n  session-state handoff show\n  session-state handoff show --format json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common.add_session(show)
+    show.add_argument(
+        "--format",
+        choices=("toon", "md", "json", "inject"),
+        default="toon",
+        help="toon (as saved), md (for people), json, or inject (the capped text a compaction injects)",
+    )
+    show.set_defaults(func=run_show)
+    create = actions.add_parser(
+        "create",
+        help="bring state and handoff up to date now; print the path",
+        description="Fold the journal, read new transcript lines, write handoff.toon and handoff.md; print the path.",
+        epilog="examples:\n  session-state handoff create\n  session-state handoff create --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common.add_session(create)
+    _common.add_json(create)
+    create.set_defaults(func=run_create)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from session_state import handoff, settings
+
+    project = _common.project(args)
+    root = _common.root(project)
+    sid, folder = _common.session(args, root)
+    path = folder / handoff.TOON
+    try:
+        pkg = handoff.read(folder)
+    except ValidationError as exc:
+        raise _common.error(f"{path} does not validate: {_common.validation_reason(exc)}") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _common.error(f"{path} is not readable TOON ({str(exc)[:120]})") from exc
+    if pkg is None:
+        raise _common.error(f"no handoff yet for session {sid}; write one with `session-state handoff create`")
+    if args.format == "toon":
+        print(handoff.render_toon(pkg), end="")
+    elif args.format == "md":
+        print(handoff.render_markdown(pkg, path), end="")
+    elif args.format == "json":
+        print(json.dumps(handoff.as_data(pkg), indent=2, ensure_ascii=False))
+    else:
+        cap = int(settings.load(project).get("inject_cap_chars", 9000))
+        print(handoff.injection(pkg, path, cap, heading=INJECT_HEADING))
+    return 0
+
+
+def run_create(args: argparse.Namespace) -> int:
+    project = _common.project(args)
+    root = _common.root(project)
+    sid, folder = _common.session(args, root)
+    result = _common.materialize(project, sid, folder)
+    if args.json:
+        _common.print_json(
+            {
+                "session_id": sid,
+                "handoff": str(result.handoff_path),
+                "markdown": str(result.handoff_path.with_name("handoff.md")),
+                "checkpoint": result.checkpoint.id if result.checkpoint else None,
+            }
+        )
+    else:
+        print(result.handoff_path)
+    return 0
