@@ -211,7 +211,6 @@ def read(session_dir: Path) -> HandoffPackage | None:
 
 # Cut first → cut last. Task, next step, blockers and decisions are never cut before the rest.
 _DROP_ORDER: list[tuple[str, Callable[[dict[str, Any]], list[Any] | None]]] = [
-    ("recent checkpoints", lambda d: d["context_snapshot"]["recent_checkpoints"]),
     ("subagents", lambda d: d["context_snapshot"]["subagents"]),
     ("files", lambda d: d["context_snapshot"]["files"]),
     ("completed steps", lambda d: d["task_context"]["completed_steps"]),
@@ -227,8 +226,11 @@ def injection(pkg: HandoffPackage, full_path: Path, cap: int, *, heading: str) -
     import toons
 
     data = as_data(pkg)
-    data.pop("recovery_info", None)
-    data.pop("schema_version", None)
+    # Identity and timing fields change on every write; leaving them out keeps the text equal
+    # when the state is, so a repeated SessionStart is recognised by its fingerprint.
+    for volatile in ("recovery_info", "schema_version", "handoff_id", "timestamp"):
+        data.pop(volatile, None)
+    data["context_snapshot"].pop("recent_checkpoints", None)
     footer = f"\nFull handoff (Read it for anything cut here): {full_path}"
     omitted: list[str] = []
 

@@ -87,6 +87,21 @@ def log_file() -> Path:
 
 def ensure_dir(path: Path) -> None:
     """Create a folder (and parents) with mode 0700; refuse a symlink in its place."""
+    if path.is_dir() and not path.is_symlink():
+        return
+    missing = []
+    probe = path
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
     if path.is_symlink():
         raise OSError(f"refusing to use symlinked folder {path}")
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for folder in reversed(missing):  # each level 0700, not only the last (mkdir(parents=True) would not)
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+        if folder.is_symlink():
+            raise OSError(f"refusing to use symlinked folder {folder}")
+    if not path.is_dir():
+        raise NotADirectoryError(str(path))

@@ -18,8 +18,7 @@ from session_state import budget as budget_mod
 from session_state import checkpoints, handoff, journal, notices, paths, project, settings, state, store
 from session_state.models import Checkpoint, SessionState
 
-PENDING = "refresh.pending"
-PENDING_STALE_S = 60.0
+from session_state.background import PENDING
 
 
 @dataclass
@@ -118,52 +117,7 @@ def _recover(sdir: Path, exc: store.CorruptFile | None) -> tuple[SessionState | 
     return restored, message
 
 
-# --- the detached refresh started by Stop -------------------------------------------------------
-
-
-def spawn(project_dir: Path, session_id: str, transcript_path: str | None, python: str | None) -> bool:
-    """Start a detached refresh unless one is already queued; never waits, never raises."""
-    if python is None:
-        return False
-    sdir = paths.session_dir(paths.state_root(project_dir), session_id)
-    pending = sdir / PENDING
-    from session_state.fsutil import create_exclusive
-
-    if not create_exclusive(pending):
-        try:
-            if time.time() - pending.stat().st_mtime < PENDING_STALE_S:
-                return False
-            os.unlink(pending)
-        except FileNotFoundError:
-            pass
-        if not create_exclusive(pending):
-            return False
-    src = str(Path(__file__).resolve().parent.parent)
-    code = f"import sys; sys.path.insert(0, {src!r}); from session_state.refresh import main; main()"
-    argv = [python, "-I", "-X", "utf8", "-c", code, str(project_dir), session_id, transcript_path or ""]
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    try:
-        if hasattr(os, "posix_spawn"):
-            devnull = os.devnull
-            actions = [
-                (os.POSIX_SPAWN_OPEN, 0, devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 1, devnull, os.O_WRONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 2, devnull, os.O_WRONLY, 0),
-            ]
-            os.posix_spawn(python, argv, env, file_actions=actions, setsid=True)
-        else:
-            import subprocess
-
-            flags = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
-            subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, creationflags=flags, close_fds=True)
-    except OSError:
-        try:
-            os.unlink(pending)
-        except OSError:
-            pass
-        return False
-    return True
+# --- the detached refresh started by Stop (see session_state.background.spawn_refresh) ----------
 
 
 def main() -> None:

@@ -43,37 +43,41 @@ def _candidates(root: Path, exclude: str) -> list[tuple[float, Path]]:
 
 
 def claim_cleared(where: Any) -> Claimed | None:
-    """Materialize and claim the handoff of the session this /clear replaced, if any."""
+    """Materialize and claim the handoff of the session this /clear replaced, if any.
+
+    Only a session whose SessionEnd said `clear` qualifies (its first act is to leave the
+    `ended.clear` marker): guessing from recency could hand another live session's work
+    to this one. Without a qualifying session the caller falls back to a pointer.
+    """
+    from session_state.hooks.session_end import ENDED_BY_CLEAR
+
     now = time.time()
-    candidates = [(m, d) for m, d in _candidates(where.root, where.session_id) if now - m < CLEAR_WINDOW_S]
-    if not candidates:
-        return None
-    ended_by_clear = []
-    for mtime, sdir in candidates:
+    for mtime, sdir in _candidates(where.root, where.session_id):
+        marker = sdir / ENDED_BY_CLEAR
+        try:
+            if now - marker.stat().st_mtime > CLEAR_WINDOW_S:
+                continue
+        except FileNotFoundError:
+            continue
+        if not fsutil.create_exclusive(sdir / CLAIM, where.session_id.encode()):
+            continue
+        cursor = journal.load_cursor(sdir) or {}
         try:
             st = state.load(sdir)
         except store.CorruptFile:
             st = None
-        if st is not None and "ended:clear" in st.lineage.sources:
-            ended_by_clear.append((mtime, sdir, st))
-    if ended_by_clear:
-        _, sdir, st = ended_by_clear[0]
-    else:
-        _, sdir = candidates[0]
-        try:
-            st = state.load(sdir)
-        except store.CorruptFile:
-            st = None
-        if st is None or st.status == "ended":
-            return None  # the latest session ended for another reason: nothing was cleared
-    if not fsutil.create_exclusive(sdir / CLAIM, where.session_id.encode()):
-        return None
-    cursor = journal.load_cursor(sdir) or {}
-    result = refresh.materialize(where.project, st.session_id, transcript_path=cursor.get("path"),
-                                 facts=[("cleared_into", f"cleared_into:{where.session_id}",
-                                         {"session_id": where.session_id})])
-    pkg = handoff.build(result.state, where.root, where.settings)
-    return Claimed(st.session_id, sdir, pkg, result.handoff_path or sdir / handoff.TOON)
+        session_id = st.session_id if st is not None else _session_id_of(sdir, cursor)
+        result = refresh.materialize(where.project, session_id, transcript_path=cursor.get("path"),
+                                     facts=[("cleared_into", f"cleared_into:{where.session_id}",
+                                             {"session_id": where.session_id})])
+        pkg = handoff.build(result.state, where.root, where.settings)
+        return Claimed(session_id, sdir, pkg, result.handoff_path or sdir / handoff.TOON)
+    return None
+
+
+def _session_id_of(sdir: Path, cursor: dict[str, Any]) -> str:
+    path = cursor.get("path")
+    return Path(path).stem if path else sdir.name
 
 
 def note_fork(where: Any, parent_id: str, child_id: str) -> None:
@@ -91,9 +95,15 @@ def latest_unclaimed(where: Any, max_age_h: float) -> tuple[Path, handoff.Handof
             pkg = handoff.read(sdir)
         except (ValueError, OSError):
             continue
-        if pkg is not None:
+        if pkg is not None and _has_work(pkg):
             return sdir / handoff.TOON, pkg
     return None
+
+
+def _has_work(pkg: handoff.HandoffPackage) -> bool:
+    """A handoff worth pointing at records a request or a task (not a session that just began)."""
+    snap = pkg.context_snapshot
+    return bool(snap.critical_context or snap.active_todos or pkg.task_context.completed_steps)
 
 
 def _budget_line(result: refresh.Result) -> str:
@@ -117,7 +127,7 @@ def context_for(source: str, where: Any, result: refresh.Result, claimed: Claime
         )
     if source == "clear":
         if claimed is None:
-            return ""
+            return context_for("startup", where, result, None, cap)
         return handoff.injection(
             claimed.package, claimed.path, cap,
             heading=f"session-state handoff from the session before /clear ({claimed.session_id}): continue from here.",

@@ -1,30 +1,39 @@
-"""SessionEnd: a last checkpoint and handoff (best effort: Claude Code kills it after ~1.5 s).
+"""SessionEnd: mark how the session ended, then a last checkpoint and handoff.
 
-Nothing depends on this hook alone: Stop keeps the handoff current, and the next
-SessionStart folds whatever this one did not get to.
+Best effort: Claude Code kills this hook after about 1.5 s. So the one fact a successor
+depends on (that this session ended by /clear) is written first, with the stdlib only,
+before pydantic is even imported; the checkpoint and handoff follow if time allows, and
+nothing depends on them alone (Stop keeps the handoff current).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from session_state import events
+from session_state import inputs
+
+ENDED_BY_CLEAR = "ended.clear"
 
 
-def validate(payload: Any) -> events.SessionEnd:
-    return events.SessionEnd.model_validate(payload)
+def validate(payload: Any) -> dict[str, Any]:
+    inputs.common(payload)
+    inputs.optional_str(payload, "reason")
+    return payload
 
 
-def handle(inp: events.SessionEnd) -> None:
-    from session_state import journal, refresh
+def handle(payload: dict[str, Any]) -> None:
+    from session_state import fsutil, journal
     from session_state.hooks import turn
 
-    payload = inp.model_dump()
     where = turn.locate(payload)
-    reason = inp.reason or "other"
+    reason = payload.get("reason") or "other"
+    journal.record(where.session_dir, "session_end", f"end:{reason}:{journal.now_iso()}", reason=reason)
+    if reason == "clear":
+        fsutil.create_exclusive(where.session_dir / ENDED_BY_CLEAR)
+    from session_state import refresh
+
     refresh.materialize(
-        where.project, inp.session_id, transcript_path=inp.transcript_path,
-        facts=[("session_end", f"end:{reason}:{journal.now_iso()}", {"reason": reason})],
+        where.project, payload["session_id"], transcript_path=payload.get("transcript_path"),
         checkpoint=f"session-end-{reason}",
     )
     return None

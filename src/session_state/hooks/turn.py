@@ -68,11 +68,9 @@ def record_turn(payload: dict[str, Any], event: str, *, where: Where | None = No
                 "remains to be done, so that the work survives compaction."
             )
     if spawn:
-        from session_state import refresh
+        from session_state.background import spawn_refresh
 
-        refresh_python = full_python()
-        if refresh_python is not None:
-            refresh.spawn(where.project, where.session_id, payload.get("transcript_path"), refresh_python)
+        spawn_refresh(where.project, where.session_id, payload.get("transcript_path"), full_python())
     return outcome
 
 

@@ -1,0 +1,109 @@
+"""Run the real hook entrypoint as Claude Code does: a process, a JSON payload on stdin.
+
+Shared by the hook, reliability and CLI tests. Payloads start from the captured real inputs
+in tests/fixtures/hook-payloads/ and are pointed at a temporary project and transcript.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
+PAYLOADS = FIXTURES / "hook-payloads"
+TASKS_SESSION = "ef958aa1-0e93-49f0-bb71-150f63befcd1"
+TASKS_TRANSCRIPT = FIXTURES / "transcripts" / "-experiments-worktrees" / f"{TASKS_SESSION}.jsonl"
+COMPACT_SESSION = "258c7280-ae70-4798-800f-63464d01a85d"
+COMPACT_TRANSCRIPT = FIXTURES / "transcripts" / "marot-spotter" / f"{COMPACT_SESSION}.jsonl"
+
+
+@dataclass
+class HookResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> dict[str, Any] | None:
+        return json.loads(self.stdout) if self.stdout.strip() else None
+
+
+class Sandbox:
+    """A project folder, a plugin data folder and transcripts, all under one tmp dir."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.project = tmp / "project"
+        self.project.mkdir()
+        self.data = tmp / "plugin-data"
+        self.transcripts = tmp / "transcripts"
+        self.transcripts.mkdir()
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "SESSION_STATE_"))
+        }
+        self.env.update(
+            CLAUDE_PROJECT_DIR=str(self.project),
+            CLAUDE_PLUGIN_DATA=str(self.data),
+            SESSION_STATE_USER_CONFIG=str(tmp / "user-config.json"),
+            PYTHONDONTWRITEBYTECODE="1",
+        )
+
+    @property
+    def root(self) -> Path:
+        return self.project / ".claude" / "session-state"
+
+    def session_dir(self, session_id: str) -> Path:
+        from session_state.paths import safe_id
+
+        return self.root / "sessions" / safe_id(session_id)
+
+    def copy_transcript(self, source: Path, session_id: str, *, with_subagents: bool = True) -> Path:
+        dest = self.transcripts / f"{session_id}.jsonl"
+        shutil.copyfile(source, dest)
+        sub = source.with_suffix("")
+        if with_subagents and sub.is_dir():
+            shutil.copytree(sub, self.transcripts / session_id, dirs_exist_ok=True)
+        return dest
+
+    def payload(self, fixture: str, **overrides: Any) -> dict[str, Any]:
+        data = json.loads((PAYLOADS / fixture).read_text())["stdin"]
+        data["cwd"] = str(self.project)
+        data.update(overrides)
+        return data
+
+    def run(self, event: str, payload: Any, *, raw: bytes | None = None, timeout: float = 60, env: dict[str, str] | None = None) -> HookResult:
+        body = raw if raw is not None else json.dumps(payload).encode()
+        proc = subprocess.run(
+            [sys.executable, "-I", "-X", "utf8", str(REPO / "bin" / "_run.py"), event],
+            input=body,
+            capture_output=True,
+            env={**self.env, **(env or {})},
+            cwd=str(self.project),
+            timeout=timeout,
+        )
+        return HookResult(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
+
+    def write_config(self, values: dict[str, Any]) -> None:
+        path = self.project / ".claude" / "session-state.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+
+    def wait_refresh(self, session_id: str, timeout: float = 20) -> None:
+        """Wait for the detached refresh a Stop hook started (its pending marker goes away)."""
+        import time
+
+        pending = self.session_dir(session_id) / "refresh.pending"
+        deadline = time.time() + timeout
+        while pending.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        # the marker is removed when the refresh starts; give it the lock to finish
+        from session_state import store
+
+        with store.locked(self.session_dir(session_id), timeout=timeout):
+            pass

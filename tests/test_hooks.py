@@ -1,0 +1,285 @@
+"""Every hook, run as Claude Code runs it, on the captured 2.1.330 payloads and real transcripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from hookrun import COMPACT_TRANSCRIPT, PAYLOADS, REPO, TASKS_SESSION, TASKS_TRANSCRIPT, Sandbox
+
+from session_state import models, output
+
+CONTEXT_EVENTS = output.CONTEXT_EVENTS
+
+
+def assert_accepted(event: str, result) -> dict | None:
+    """Exit 0 and stdout that the event accepts (measured rules in docs/claude-code.md)."""
+    assert result.code == 0, result.stderr
+    if event == "PreCompact":
+        return None  # plain text, appended to the compaction prompt
+    if not result.stdout.strip():
+        return None
+    data = json.loads(result.stdout)
+    assert isinstance(data, dict)
+    allowed = {"systemMessage", "hookSpecificOutput", "decision", "reason"}
+    assert set(data) <= allowed, data
+    if "hookSpecificOutput" in data:
+        assert event in CONTEXT_EVENTS
+        assert data["hookSpecificOutput"]["hookEventName"] == event
+        assert len(data["hookSpecificOutput"]["additionalContext"]) < 10_000
+    if "decision" in data:
+        assert event in ("Stop", "SubagentStop") and data["decision"] == "block"
+    return data
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in PAYLOADS.glob("*.json")))
+def test_every_captured_payload(sandbox: Sandbox, fixture: str) -> None:
+    """All 20 captured inputs, including events the plugin does not handle: exit 0, valid output."""
+    transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, "aaaaaaaa-1111-4111-8111-000000000001")
+    payload = sandbox.payload(fixture, transcript_path=str(transcript))
+    event = payload["hook_event_name"]
+    result = sandbox.run(event, payload)
+    assert_accepted(event, result)
+    assert result.stderr == ""
+    handled = event in ("SessionStart", "UserPromptSubmit", "PreCompact", "Stop", "SubagentStop", "SessionEnd")
+    sdir = sandbox.session_dir(payload["session_id"])
+    assert (sdir / "cursor.json").exists() == handled
+    if handled and event != "UserPromptSubmit" and event != "Stop":
+        state = models.SessionState.model_validate_json((sdir / "state.json").read_bytes())
+        assert state.session_id == payload["session_id"]
+        assert (sdir / "handoff.toon").exists()
+
+
+def run_session(sandbox: Sandbox, session_id: str, transcript: Path) -> None:
+    sandbox.run("SessionStart", sandbox.payload("SessionStart__startup.json", session_id=session_id, transcript_path=str(transcript)))
+    sandbox.run("Stop", sandbox.payload("Stop.json", session_id=session_id, transcript_path=str(transcript)))
+    sandbox.wait_refresh(session_id)
+
+
+def test_stop_folds_tasks_into_state_and_handoff(sandbox: Sandbox) -> None:
+    transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
+    run_session(sandbox, TASKS_SESSION, transcript)
+    sdir = sandbox.session_dir(TASKS_SESSION)
+    state = models.SessionState.model_validate_json((sdir / "state.json").read_bytes())
+    subjects = {t.subject: t.status for t in state.tasks}
+    # the six TaskCreate items of this real 2.1.114 session, all completed by its TaskUpdates
+    assert len(subjects) == 6 and set(subjects.values()) == {"completed"}
+    assert "Research plan mode (alice)" in subjects
+    assert state.model == "claude-opus-4-7"
+    assert state.requests and "list of tasks" in state.requests[0].text
+    toon = (sdir / "handoff.toon").read_text()
+    assert "Research plan mode (alice)" in toon
+    from session_state.handoff import read
+
+    pkg = read(sdir)
+    assert pkg is not None and pkg.session_context.session_id == TASKS_SESSION
+
+
+def test_hot_files_validate_against_their_models(sandbox: Sandbox) -> None:
+    transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
+    run_session(sandbox, TASKS_SESSION, transcript)
+    sdir = sandbox.session_dir(TASKS_SESSION)
+    models.TranscriptCursor.model_validate_json((sdir / "cursor.json").read_bytes())
+    lines = (sdir / "journal.jsonl").read_bytes().splitlines()
+    assert len(lines) > 10
+    for line in lines:
+        models.JournalRecord.model_validate_json(line)
+    for line in (sdir / "usage.jsonl").read_bytes().splitlines():
+        models.UsageRecord.model_validate_json(line)
+
+
+def test_hot_hooks_import_no_heavy_dependency(sandbox: Sandbox) -> None:
+    """Stop and UserPromptSubmit stay stdlib-only: pydantic etc. would cost more than the hook's budget."""
+    transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
+    for event, fixture in (("Stop", "Stop.json"), ("UserPromptSubmit", "UserPromptSubmit.json")):
+        payload = sandbox.payload(fixture, session_id=TASKS_SESSION, transcript_path=str(transcript))
+        proc = subprocess.run(
+            [sys.executable, "-I", "-X", "importtime", str(REPO / "bin" / "_run.py"), event],
+            input=json.dumps(payload).encode(), capture_output=True, env=sandbox.env, timeout=60,
+        )
+        assert proc.returncode == 0
+        imported = {line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines() if "|" in line}
+        heavy = {m for m in imported if m.split(".")[0] in ("pydantic", "pydantic_core", "orjson", "filelock", "tiktoken")}
+        assert heavy == set(), f"{event} imported {sorted(heavy)}"
+
+
+def test_session_start_compact_injects_the_handoff(sandbox: Sandbox) -> None:
+    sid = COMPACT_TRANSCRIPT.stem
+    transcript = sandbox.copy_transcript(COMPACT_TRANSCRIPT, sid)
+    pre = sandbox.run("PreCompact", sandbox.payload("PreCompact__manual.json", session_id=sid, transcript_path=str(transcript)))
+    assert pre.code == 0 and "The task in hand:" in pre.stdout and "handoff.toon" in pre.stdout
+    start = sandbox.payload("SessionStart__compact.json", session_id=sid, transcript_path=str(transcript))
+    out = assert_accepted("SessionStart", sandbox.run("SessionStart", start))
+    text = out["hookSpecificOutput"]["additionalContext"]
+    assert "just compacted" in text
+    assert len(text) < 9000
+    full = str(sandbox.session_dir(sid) / "handoff.toon")
+    assert text.rstrip().endswith(full)
+    assert "task_context" in text and "next_step" in text
+    # SessionStart can fire twice: the same text is never injected twice
+    again = sandbox.run("SessionStart", start)
+    assert again.code == 0 and "additionalContext" not in again.stdout
+
+
+def test_clear_hands_the_handoff_to_exactly_one_new_session(sandbox: Sandbox) -> None:
+    old = "11111111-0000-4000-8000-000000000001"
+    transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, old)
+    run_session(sandbox, old, transcript)
+    sandbox.run("SessionEnd", sandbox.payload("SessionEnd__clear.json", session_id=old, transcript_path=str(transcript)))
+    heirs = [f"22222222-0000-4000-8000-00000000000{i}" for i in range(6)]
+
+    def start(sid: str):
+        t = sandbox.copy_transcript(TASKS_TRANSCRIPT, sid)
+        t.write_text("")  # a new session's transcript starts empty
+        return sandbox.run("SessionStart", sandbox.payload("SessionStart__clear.json", session_id=sid, transcript_path=str(t)))
+
+    with ThreadPoolExecutor(len(heirs)) as pool:
+        results = list(pool.map(start, heirs))
+    injected = [r for r in results if "from the session before /clear" in r.stdout]
+    assert len(injected) == 1, [r.stdout[:120] for r in results]
+    text = json.loads(injected[0].stdout)["hookSpecificOutput"]["additionalContext"]
+    assert old in text and "Research plan mode (alice)" in text
+    # the others get nothing of the old session: its handoff is claimed
+    assert all(old not in r.stdout for r in results if r is not injected[0])
+    winner = heirs[results.index(injected[0])]
+    state = models.SessionState.model_validate_json((sandbox.session_dir(winner) / "state.json").read_bytes())
+    assert state.lineage.previous_session_id == old
+    old_state = models.SessionState.model_validate_json((sandbox.session_dir(old) / "state.json").read_bytes())
+    assert old_state.lineage.cleared_into == winner
+
+
+def test_startup_points_at_the_previous_handoff_and_fork_names_its_parent(sandbox: Sandbox) -> None:
+    parent = TASKS_SESSION
+    transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, parent)
+    run_session(sandbox, parent, transcript)
+    sandbox.run("SessionEnd", sandbox.payload("SessionEnd__prompt_input_exit.json", session_id=parent, transcript_path=str(transcript)))
+    new = "33333333-0000-4000-8000-000000000001"
+    empty = sandbox.transcripts / f"{new}.jsonl"
+    empty.write_text("")
+    out = assert_accepted("SessionStart", sandbox.run("SessionStart", sandbox.payload("SessionStart__startup.json", session_id=new, transcript_path=str(empty))))
+    pointer = out["hookSpecificOutput"]["additionalContext"]
+    assert parent in pointer and "handoff.toon" in pointer and "\n" not in pointer
+    # a fork's transcript starts with the parent's lines, which carry the parent's sessionId
+    fork = "44444444-0000-4000-8000-000000000001"
+    forked = sandbox.copy_transcript(TASKS_TRANSCRIPT, fork)
+    out = assert_accepted("SessionStart", sandbox.run("SessionStart", sandbox.payload("SessionStart__fork.json", session_id=fork, transcript_path=str(forked))))
+    assert f"fork of session {parent}" in out["hookSpecificOutput"]["additionalContext"]
+    state = models.SessionState.model_validate_json((sandbox.session_dir(fork) / "state.json").read_bytes())
+    assert state.lineage.parent_session_id == parent
+
+
+def _usage_line(msg_id: str, tokens: int, uuid: str) -> str:
+    return json.dumps({
+        "type": "assistant", "uuid": uuid, "isSidechain": False, "sessionId": "s", "timestamp": "2026-11-22T01:00:00Z",
+        "requestId": f"req_{msg_id}",
+        "message": {"id": msg_id, "model": "claude-sonnet-4-5", "role": "assistant",
+                    "content": [{"type": "text", "text": "ok"}],
+                    "usage": {"input_tokens": 10, "cache_creation_input_tokens": 0, "cache_read_input_tokens": tokens - 10, "output_tokens": 5}},
+    })
+
+
+def test_budget_crossing_is_told_once_and_stop_blocks_once(sandbox: Sandbox) -> None:
+    sid = "55555555-0000-4000-8000-000000000001"
+    transcript = sandbox.transcripts / f"{sid}.jsonl"
+    transcript.write_text(_usage_line("m1", 100_000, "u1") + "\n")  # 50% of 200k
+    sandbox.write_config({"stop_block_at_critical": True})
+    stop = sandbox.payload("Stop.json", session_id=sid, transcript_path=str(transcript))
+    prompt = sandbox.payload("UserPromptSubmit.json", session_id=sid, transcript_path=str(transcript))
+    assert sandbox.run("Stop", stop).stdout == ""
+    assert "additionalContext" not in sandbox.run("UserPromptSubmit", prompt).stdout
+    with transcript.open("a") as f:
+        f.write(_usage_line("m2", 176_000, "u2") + "\n")  # 88%: critical (and warning crossed on the way)
+    blocked = assert_accepted("Stop", sandbox.run("Stop", stop))
+    assert blocked and blocked["decision"] == "block" and "critical" in blocked["reason"]
+    # stop_hook_active (the block's own follow-up) and any later Stop in this epoch: no second block
+    assert sandbox.run("Stop", {**stop, "stop_hook_active": True}).stdout == ""
+    assert sandbox.run("Stop", stop).stdout == ""
+    told = assert_accepted("UserPromptSubmit", sandbox.run("UserPromptSubmit", prompt))
+    text = told["hookSpecificOutput"]["additionalContext"]
+    assert "88%" in text and "critical" in text and "/compact" in text
+    assert "88%" in told["systemMessage"]
+    assert sandbox.run("UserPromptSubmit", prompt).stdout == ""  # once per crossing
+    sandbox.wait_refresh(sid)
+    usage = [json.loads(x) for x in (sandbox.session_dir(sid) / "usage.jsonl").read_text().splitlines()]
+    crossed = [lvl for rec in usage for lvl in (rec.get("crossed") or [])]
+    assert sorted(crossed) == ["critical", "monitor", "warning"]
+    names = os.listdir(sandbox.session_dir(sid) / "checkpoints")
+    assert any("budget-critical" in n for n in names), names
+
+
+def test_corrupt_state_is_recovered_from_the_latest_checkpoint_and_said_once(sandbox: Sandbox) -> None:
+    transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
+    run_session(sandbox, TASKS_SESSION, transcript)
+    sdir = sandbox.session_dir(TASKS_SESSION)
+    sandbox.run("SubagentStop", sandbox.payload("SubagentStop.json", session_id=TASKS_SESSION, transcript_path=str(transcript)))
+    for damage in (b"", b"\x00garbage{", (sdir / "state.json").read_bytes()[:100]):
+        (sdir / "state.json").write_bytes(damage)
+        res = sandbox.run("SessionStart", sandbox.payload("SessionStart__resume.json", session_id=TASKS_SESSION, transcript_path=str(transcript)))
+        out = assert_accepted("SessionStart", res)
+        assert out is not None and "restored checkpoint" in out.get("systemMessage", ""), res.stdout
+        state = models.SessionState.model_validate_json((sdir / "state.json").read_bytes())
+        assert state.status == "recovered" and state.recovered_from
+        assert len(state.tasks) == 6
+        assert list(sdir.glob("state.json.corrupt-*"))
+        again = sandbox.run("SessionStart", sandbox.payload("SessionStart__resume.json", session_id=TASKS_SESSION, transcript_path=str(transcript)))
+        assert "restored checkpoint" not in again.stdout  # said once
+
+
+def test_bad_input_never_fails_and_never_writes(sandbox: Sandbox) -> None:
+    for event in ("SessionStart", "Stop", "UserPromptSubmit", "PreCompact", "SubagentStop", "SessionEnd"):
+        for raw in (b"", b"not json", b"[1,2]", b'{"session_id": 5}', b"\xff\xfe", b'{"hook_event_name":"Stop"}'):
+            res = sandbox.run(event, None, raw=raw)
+            assert res.code == 0 and res.stdout == "" and res.stderr == ""
+    assert not sandbox.root.exists() or not any((sandbox.root / "sessions").glob("*"))
+    log = (sandbox.data / "logs" / "session-state.log").read_text()
+    assert "not JSON" in log and "field 'session_id'" in log
+
+
+def test_internal_error_exits_zero_with_one_stderr_line(sandbox: Sandbox) -> None:
+    transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
+    (sandbox.project / ".claude").mkdir(parents=True, exist_ok=True)
+    (sandbox.project / ".claude" / "session-state").write_text("a file where the state folder should be")
+    res = sandbox.run("SessionStart", sandbox.payload("SessionStart__startup.json", session_id=TASKS_SESSION, transcript_path=str(transcript)))
+    assert res.code == 0 and res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("session-state:") and "session-state.log" in lines[0]
+    assert "Traceback" in (sandbox.data / "logs" / "session-state.log").read_text()
+
+
+def test_read_only_state_folder_is_said_once(sandbox: Sandbox) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root ignores folder permissions; the full-disk case is covered in test_fsutil_crash")
+    transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
+    run_session(sandbox, TASKS_SESSION, transcript)
+    os.chmod(sandbox.session_dir(TASKS_SESSION), 0o500)
+    try:
+        payload = sandbox.payload("SessionStart__resume.json", session_id=TASKS_SESSION, transcript_path=str(transcript))
+        first = sandbox.run("SessionStart", payload)
+        assert first.code == 0 and "cannot save" in first.stdout
+        assert "cannot save" not in sandbox.run("SessionStart", payload).stdout
+    finally:
+        os.chmod(sandbox.session_dir(TASKS_SESSION), 0o700)
+
+
+def test_subagent_stop_records_the_subagent_and_skips_the_compaction_agent(sandbox: Sandbox) -> None:
+    transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
+    agent_file = next((sandbox.transcripts / TASKS_SESSION / "subagents").glob("agent-*.jsonl"))
+    payload = sandbox.payload(
+        "SubagentStop.json", session_id=TASKS_SESSION, transcript_path=str(transcript),
+        agent_id="a4ca7529859c158c2", agent_type="general-purpose", agent_transcript_path=str(agent_file),
+        last_assistant_message="Done. The token is ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8",
+    )
+    assert sandbox.run("SubagentStop", payload).code == 0
+    compaction = {**payload, "agent_id": "acompact", "agent_type": "", "agent_transcript_path": str(sandbox.tmp / "missing.jsonl")}
+    assert sandbox.run("SubagentStop", compaction).code == 0
+    state = models.SessionState.model_validate_json((sandbox.session_dir(TASKS_SESSION) / "state.json").read_bytes())
+    assert [s.agent_id for s in state.subagents] == ["a4ca7529859c158c2"]
+    sub = state.subagents[0]
+    assert sub.totals.output_tokens > 0 and "ghp_" not in sub.last_message and "REDACTED" in sub.last_message
+    assert any("subagent-stop" in n for n in os.listdir(sandbox.session_dir(TASKS_SESSION) / "checkpoints"))
