@@ -1,0 +1,100 @@
+"""`session-state export`: any session-state file, validated, as TOON or JSON.
+
+The kind of file is recognised from its content (`models.kind_of`), not its name, so a file
+copied out of the state folder or renamed still converts; validation with the file's own model
+comes first, so what is exported is something the plugin itself would accept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+from session_state.commands import _common
+
+
+def register(subparsers: Any) -> None:
+    p = _common.parser(
+        subparsers,
+        "export",
+        "convert a state, checkpoint, handoff, decisions or cursor file to TOON or JSON",
+        "Read a session-state file (state.json, checkpoints/*.json[.gz], handoff.toon, decisions.toon, "
+        "cursor.json), validate it with its model and print it as TOON or JSON.",
+        [
+            "session-state export .claude/session-state/decisions.toon --format json",
+            "session-state export state.json --format toon --out state.toon",
+        ],
+    )
+    p.add_argument("path", metavar="PATH", help="the file to export")
+    p.add_argument("--format", choices=("toon", "json"), required=True, help="output format")
+    p.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from session_state.models import MODEL_BY_KIND, kind_of
+
+    path = Path(args.path)
+    data = load(path)
+    kind = kind_of(data)
+    if kind is None:
+        raise _common.error(
+            f"{path}: not a session-state file this version knows (expected a state, checkpoint, handoff, "
+            "decisions or cursor file)"
+        )
+    try:
+        model = MODEL_BY_KIND[kind].model_validate(data)
+    except ValidationError as exc:
+        raise _common.error(f"{path} is a {kind} file but does not validate: {_common.validation_reason(exc)}") from exc
+    clean = model.model_dump(mode="json")
+    if args.format == "json":
+        text = json.dumps(clean, indent=2, ensure_ascii=False) + "\n"
+    else:
+        import toons
+
+        text = toons.dumps(clean)
+        text += "" if text.endswith("\n") else "\n"
+    if args.out:
+        from session_state import fsutil
+
+        fsutil.atomic_write(Path(args.out), text.encode("utf-8"))
+        print(f"exported {kind} file {path} to {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def load(path: Path) -> Any:
+    """The file's data: JSON or TOON (gzip-compressed archives too), decided by trying JSON first."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise _common.error(f"{path}: no such file") from None
+    except OSError as exc:
+        raise _common.error(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise _common.error(f"{path}: damaged gzip file ({exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _common.error(f"{path}: not a text file (not UTF-8)") from None
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise _common.error(f"{path}: not valid JSON ({exc})") from None
+    import toons
+
+    try:
+        return toons.loads(text)
+    except Exception as exc:  # toons raises its own error types for malformed input
+        raise _common.error(f"{path}: neither JSON nor valid TOON ({str(exc)[:120]})") from None
