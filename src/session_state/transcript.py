@@ -28,7 +28,7 @@ from typing import Any
 
 CURSOR_VERSION = 1
 BLOCK = 8 << 20  # bytes read per system call
-MAX_LINE = 16 << 20  # a longer line is skipped, never held whole in memory
+MAX_LINE = 16 << 20  # a longer line is skipped (at most MAX_LINE + BLOCK bytes are held); >= BLOCK
 ORJSON_AT = 1 << 20  # pending bytes above which orjson's import pays for itself
 DEDUP_WINDOW = 128  # recent (message.id, requestId) keys kept; corpus duplicates are adjacent
 PENDING_MAX = 64  # tool_use ids waiting for their result (TaskCreate ids come in the result)
@@ -287,25 +287,24 @@ class _Reader:
             filled = kept + got
             base = c["offset"]  # file offset of buf[0]
             start = 0
-            if c["skipping"]:
-                nl = buf.find(b"\n", 0, filled)
-                if nl < 0:
-                    c["offset"] = base + filled
-                    kept = 0
-                    continue
-                c["skipping"] = False
-                c["long_lines"] += 1
-                start = nl + 1
+            if c["skipping"] or kept:
+                # The front of buf continues a line: skip it if it is (or was) too long.
+                nl = buf.find(b"\n", kept, filled)
+                if c["skipping"] or nl > MAX_LINE or (nl < 0 and filled > MAX_LINE):
+                    if nl < 0:
+                        c["offset"] = base + filled
+                        c["skipping"] = True
+                        kept = 0
+                        continue
+                    c["skipping"] = False
+                    c["long_lines"] += 1
+                    start = nl + 1
             end = max(buf.rfind(b"\n", 0, filled) + 1, start)
             if end > start:
                 self._scan(buf, start, end, base)
             c["offset"] = base + end
             kept = filled - end
-            if kept > MAX_LINE:
-                c["offset"] += kept
-                c["skipping"] = True
-                kept = 0
-            elif kept:
+            if kept:
                 buf[:kept] = buf[end:filled]
 
     # --- finding the lines that matter -----------------------------------------------
