@@ -30,7 +30,7 @@ CURSOR_VERSION = 1
 BLOCK = 8 << 20  # bytes read per system call
 MAX_LINE = 16 << 20  # a longer line is skipped (at most MAX_LINE + BLOCK bytes are held); >= BLOCK
 ORJSON_AT = 1 << 20  # pending bytes above which orjson's import pays for itself
-DEDUP_WINDOW = 128  # recent (message.id, requestId) keys kept; corpus duplicates are adjacent
+DEDUP_WINDOW = 32  # recent (message.id, requestId) keys kept; in the corpus duplicates are adjacent
 PENDING_MAX = 64  # tool_use ids waiting for their result (TaskCreate ids come in the result)
 FOREIGN_MAX = 2048  # 2.0.x agent files known to belong to other sessions
 PROMPT_CHARS = 2000
