@@ -27,7 +27,7 @@ class HookInput(BaseModel):
 
 
 class SessionStart(HookInput):
-    source: str = "startup"
+    source: str | None = "startup"
     model: str | None = None
     context_tokens: int | None = None
     seconds_since_last_response: float | None = None
@@ -40,7 +40,7 @@ class UserPromptSubmit(HookInput):
 
 
 class PreCompact(HookInput):
-    trigger: str = "auto"
+    trigger: str | None = "auto"
     custom_instructions: str | None = None
 
 
@@ -58,7 +58,7 @@ class SubagentStop(HookInput):
 
 
 class SessionEnd(HookInput):
-    reason: str = "other"
+    reason: str | None = "other"
 
 
 MODELS: dict[str, type[HookInput]] = {
