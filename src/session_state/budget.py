@@ -138,7 +138,8 @@ def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
         context_source = "response"
     else:
         context, context_source = None, "no response yet"
-    percent = round(context * 100 / window, 1) if context is not None else None
+    exact = context * 100 / window if context is not None else None
+    percent = round(exact, 1) if exact is not None else None
     thresholds = settings.get("thresholds") or {}
     limit = autocompact_at(window, settings)
     totals = cursor.get("totals") or {}
@@ -155,7 +156,7 @@ def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
         "context_window": window,
         "window_source": window_source,
         "percent": percent,
-        "level": level_for(percent, thresholds if isinstance(thresholds, dict) else {}),
+        "level": level_for(exact, thresholds if isinstance(thresholds, dict) else {}),
         "model": model,
         "output_tokens": _count((last or {}).get("output")),
         "compacted": compacted,

@@ -111,11 +111,11 @@ def _from_payload(payload: dict[str, Any], conf: dict[str, Any]) -> dict[str, An
         context = used * size / 100
     if context is None:
         return None
-    percent = round(context * 100 / window, 1)
+    exact = context * 100 / window
     limit = budget.autocompact_at(window, conf)
     return {
-        "percent": percent,
-        "level": budget.level_for(percent, conf.get("thresholds") or {}),
+        "percent": round(exact, 1),
+        "level": budget.level_for(exact, conf.get("thresholds") or {}),
         "tokens_to_autocompact": max(limit - int(context), 0),
     }
 
