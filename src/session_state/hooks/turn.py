@@ -70,7 +70,12 @@ def record_turn(payload: dict[str, Any], event: str, *, where: Where | None = No
     if spawn:
         from session_state.background import spawn_refresh
 
-        spawn_refresh(where.project, where.session_id, payload.get("transcript_path"), full_python())
+        python = full_python()
+        if python is None:
+            from session_state.bootstrap import launch
+
+            launch.start_provisioning()  # the refresh runs once the environment is ready
+        spawn_refresh(where.project, where.session_id, payload.get("transcript_path"), python)
     return outcome
 
 
