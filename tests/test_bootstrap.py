@@ -437,6 +437,23 @@ def test_ss_hook_runs_a_probed_python_without_the_dependencies(tmp_path: Path, b
     assert seen["package"].startswith(str(root / "src"))
 
 
+def test_ss_hook_remembers_the_probed_python(tmp_path: Path, bare_python: str) -> None:
+    root = make_plugin(tmp_path)
+    data = tmp_path / "data"
+    pydir = link_dir(tmp_path, "py", {"python3": bare_python})
+    tools = tool_dir(tmp_path, "cksum", "mkdir", "mv", "date")
+    assert json.loads(run_hook(root, data, [tools, pydir]).stdout)["exe"] == str(pydir / "python3")
+    assert (data / "envs" / "probed-python").read_text() == str(pydir / "python3") + "\n"
+    assert [p.name for p in (data / "envs").iterdir()] == ["probed-python"]  # no temp file left
+
+    out = run_hook(root, data, [tools])  # PATH has no python now: the remembered one runs
+    assert json.loads(out.stdout)["exe"] == str(pydir / "python3")
+
+    (pydir / "python3").unlink()  # it went away: probe again, find nothing, stay silent
+    out = run_hook(root, data, [tools])
+    assert (out.returncode, out.stdout) == (0, "")
+
+
 def test_ss_hook_prefers_a_versioned_python_and_skips_old_ones(tmp_path: Path, bare_python: str,
                                                                 old_python: str) -> None:
     root = make_plugin(tmp_path)
