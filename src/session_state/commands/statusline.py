@@ -145,7 +145,7 @@ def _gauge(info: dict[str, Any]) -> str:
         return f"ctx ? {'▱' * BAR_CELLS} {info.get('level', 'unknown')}"
     filled = min(BAR_CELLS, max(0, round(percent * BAR_CELLS / 100)))
     bar = "▰" * filled + "▱" * (BAR_CELLS - filled)
-    return f"ctx {percent:.0f}% {bar} {info['level']}"
+    return f"ctx {int(percent + 0.5)}% {bar} {info['level']}"
 
 
 def _checkpoint_age(root: Any, session_id: str) -> str | None:
