@@ -117,7 +117,7 @@ _SHAPE_RULES: list = [
         None,
     ),
     # scheme://user:password@host -> scheme://[REDACTED:url_credentials]@host
-    ("url_credentials", "://", r"://([^\s:/?#@\"'<>\[\]\\]{1,256}:[^\s/?#@\"'<>\\]{1,512})@", 1, None),
+    ("url_credentials", "://", r"://([^\s:/?#@\"'<>\[\]\\]{0,256}:(?!\[REDACTED:)[^\s/?#@\"'<>\\]{1,512})@", 1, None),
     ("slack_webhook", "hooks.slack.com/", r"hooks\.slack\.com/((?:services|workflows|triggers)/[A-Za-z0-9_/\-]{8,300})", 1, None),
     ("discord_webhook", "/api/webhooks/", r"/api/webhooks/(\d{5,30}/[A-Za-z0-9_\-]{20,200})", 1, None),
     (
@@ -374,6 +374,12 @@ def _decamel(key: str) -> str:
     return "".join(out)
 
 
+def _code_word(word: str) -> bool:
+    """An identifier as people write them (no digits, or snake_case with digits), not a
+    random run like "L7Mf3b"."""
+    return not any(c.isdigit() for c in word) or word.lower() == word or word.upper() == word
+
+
 def _judge_value(value: str, key: str, *, quoted: bool, env_style: bool, at_eol: bool, next_char: str) -> bool:
     """True when `value`, assigned to the secret-named `key`, is a literal worth hiding."""
     value = value.strip()
@@ -390,8 +396,8 @@ def _judge_value(value: str, key: str, *, quoted: bool, env_style: bool, at_eol:
         return not any(c.isspace() for c in value)  # prose like "Enter your password" stays
     if next_char and next_char in "([.":
         return False  # a call, an index or an attribute: code, not a literal
-    if _rx("dotted").fullmatch(value):
-        return False  # attribute access: self.token, os.environ
+    if _rx("dotted").fullmatch(value) and all(_code_word(part) for part in value.split(".")):
+        return False  # attribute access: self.token, os.environ, settings.API_KEY
     if _rx("ident").fullmatch(value):
         if low in key.lower():
             return False  # self.api_key = api_key
@@ -424,6 +430,8 @@ def _assignments(text: str) -> str:
         if run_end - key_start > 120:
             continue
         key = text[key_start:run_end]
+        if text[max(0, key_start - 1) : key_start] == "$" or text[max(0, key_start - 2) : key_start] == "${":
+            continue  # ${API_KEY:-default}, $TOKEN: a reference, not an assignment
         if key.startswith("-"):  # a command-line flag: --password x, --token=x
             if flag_tail is None:
                 flag_tail = _rx("flag_tail")
