@@ -283,3 +283,40 @@ def test_subagent_stop_records_the_subagent_and_skips_the_compaction_agent(sandb
     sub = state.subagents[0]
     assert sub.totals.output_tokens > 0 and "ghp_" not in sub.last_message and "REDACTED" in sub.last_message
     assert any("subagent-stop" in n for n in os.listdir(sandbox.session_dir(TASKS_SESSION) / "checkpoints"))
+
+
+def _mount(args: list[str]) -> bool:
+    return subprocess.run(["mount", *args], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("kind", ["full", "read-only"])
+def test_full_disk_or_read_only_state_folder_is_said_once(sandbox: Sandbox, kind: str) -> None:
+    """A real tmpfs as the state folder: filled up, or remounted read-only. The session goes on."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
+    state_dir = sandbox.project / ".claude"
+    state_dir.mkdir()
+    if not _mount(["-t", "tmpfs", "-o", "size=256k", "tmpfs", str(state_dir)]):
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        run_session(sandbox, TASKS_SESSION, transcript)  # works while there is room
+        if kind == "full":
+            with open(state_dir / "filler", "wb") as f:
+                try:
+                    while True:
+                        f.write(b"\0" * 65536)
+                except OSError:
+                    pass
+        else:
+            assert _mount(["-o", "remount,ro", str(state_dir)])
+        payload = sandbox.payload("SessionStart__resume.json", session_id=TASKS_SESSION, transcript_path=str(transcript))
+        first = sandbox.run("SessionStart", payload)
+        out = assert_accepted("SessionStart", first)
+        assert out is not None and "cannot save" in out["systemMessage"], first.stdout + first.stderr
+        for event, fixture in (("SessionStart", "SessionStart__resume.json"), ("Stop", "Stop.json"),
+                               ("UserPromptSubmit", "UserPromptSubmit.json"), ("PreCompact", "PreCompact__auto.json")):
+            again = sandbox.run(event, sandbox.payload(fixture, session_id=TASKS_SESSION, transcript_path=str(transcript)))
+            assert again.code == 0 and "cannot save" not in again.stdout, (event, again.stdout)  # said once
+    finally:
+        subprocess.run(["umount", "-l", str(state_dir)], capture_output=True)

@@ -97,7 +97,7 @@ def _storage_failure(event: str, payload: Any, exc: OSError) -> str:
     """A full disk or read-only state folder: say so to the user once per session, go on."""
     path = _log(f"{event}: cannot write state: {exc}", exc)
     reason = os.strerror(exc.errno) if exc.errno else str(exc)
-    session = payload.get("session_id", "") if isinstance(payload, dict) else ""
+    session = payload.get("session_id", "") if isinstance(payload, dict) else getattr(payload, "session_id", "")
     from session_state import paths
     from session_state.fsutil import create_exclusive
 
