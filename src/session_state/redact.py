@@ -234,10 +234,12 @@ def _rx(name: str) -> "re.Pattern[str]":
 # Flattened rule table: [kind, triggers, pattern source, group, check, compiled or None]
 _TABLE: list = []
 for _kind, _trigger, _prefix, _rest, _check in _TOKEN_RULES:
-    _TABLE.append([_kind, _trigger, _prefix + r"(?<![A-Za-z0-9_\-]" + _prefix + ")" + _rest, 0, _check, None])
+    # left edge: not glued to a token character, except the "n" of a JSON/shell "\n" escape
+    _edge = r"(?:(?<![A-Za-z0-9_\-]" + _prefix + r")|(?<=\\[nrt]" + _prefix + "))"
+    _TABLE.append([_kind, _trigger, _prefix + _edge + _rest, 0, _check, None])
 for _kind, _trigger, _pattern, _group, _check in _SHAPE_RULES:
     _TABLE.append([_kind, _trigger, _pattern, _group, _check, None])
-del _kind, _trigger, _prefix, _rest, _check, _pattern, _group
+del _kind, _trigger, _prefix, _rest, _check, _pattern, _group, _edge
 
 KINDS = frozenset(row[0] for row in _TABLE) | {"aws_secret_access_key", "secret", "custom"}
 
@@ -358,6 +360,9 @@ def is_secret_key(key: object) -> bool:
 
 
 _key_cache: dict = {}
+# What may follow a bare value that ends its line: end of text, a newline, or the closing quote
+# or "\n" escape when the text is itself a JSON or shell string.
+_EOL = ("", "\n", "\r", '"', "'", "\\")
 
 
 def _decamel(key: str) -> str:
@@ -401,6 +406,8 @@ def _judge_value(value: str, key: str, *, quoted: bool, env_style: bool, at_eol:
     if _rx("ident").fullmatch(value):
         if low in key.lower():
             return False  # self.api_key = api_key
+        if len(value) >= 12 and not _code_word(value):
+            return True  # a random-looking run (mixed case and digits) is a literal, not a name
         return env_style or at_eol
     return True
 
@@ -459,7 +466,7 @@ def _assignments(text: str) -> str:
             next_char = text[vend] if vend < len(text) else ""
             env_style = match.group("sep") == "=" and bool(_rx("env_key").fullmatch(key))
             if not _judge_value(
-                value, key, quoted=quoted, env_style=env_style, at_eol=next_char in ("", "\n", "\r"), next_char=next_char
+                value, key, quoted=quoted, env_style=env_style, at_eol=next_char in _EOL, next_char=next_char
             ):
                 continue
         out.append(text[done:vstart])
