@@ -254,6 +254,14 @@ def test_start_provisioning_respects_backoff(data: Path) -> None:
     assert 250 < state["retry_in_s"] <= 300 and not state["ready"]
 
 
+def test_start_provisioning_does_not_restart_one_that_just_started(data: Path) -> None:
+    layout.envs_dir().mkdir(parents=True)
+    layout.spawn_stamp().write_bytes(b"")  # started a moment ago, lock not taken (yet, or died)
+    assert launch.start_provisioning() == "throttled"
+    assert not layout.provision_log().exists()
+    assert "background" in launch.notice("throttled")
+
+
 def _holder(src: Path, lock: Path) -> subprocess.Popen:
     """A real process that holds the provisioning lock until its stdin closes."""
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; "

@@ -126,12 +126,14 @@ def test_a_failing_build_leaves_nothing_and_backs_off(tmp_path: Path, monkeypatc
     bad.write_text("session-state-no-such-package-zq9==1.0\n")
     key = envkey.env_key(bad.read_bytes())
 
-    # a hook starts the provisioner and returns at once: its stdout is not held open by the build
-    code = "from session_state.bootstrap import launch; print(launch.start_provisioning())"
+    # a hook starts the provisioner and returns at once: its stdout is not held open by the build;
+    # a second hook right after it does not start another one
+    code = "from session_state.bootstrap import launch; print(launch.start_provisioning(), launch.start_provisioning())"
     started = time.monotonic()
     hook = subprocess.run([sys.executable, "-c", code], env=child_env(data, bad), capture_output=True, text=True,
                           timeout=60)
-    assert hook.stdout.strip() == "started", hook.stderr
+    first, second = hook.stdout.split()
+    assert first == "started" and second in ("throttled", "running"), hook.stderr
     assert time.monotonic() - started < 5
 
     monkeypatch.setenv("CLAUDE_PLUGIN_DATA", str(data))
@@ -147,6 +149,8 @@ def test_a_failing_build_leaves_nothing_and_backs_off(tmp_path: Path, monkeypatc
     assert not layout.env_dir(key).exists()
     assert not [p for p in layout.envs_dir().iterdir() if p.name.startswith(".trash-")]
     assert "failed in install" in (data / "logs" / "session-state.log").read_text()
+
+    assert layout.provision_log().read_text().count("session-state provision: pid") == 1
 
     # the next hook does not start another attempt while the backoff runs
     log_size = layout.provision_log().stat().st_size

