@@ -478,8 +478,9 @@ class _Reader:
         self.out.append({"k": kind, "id": fact_id, "ts": _str(obj.get("timestamp")), **fields})
 
     def flush_facts(self) -> None:
-        """The latest assistant text of this update is the only one worth keeping."""
+        """The latest assistant text of this update is the only one worth keeping (and redacting)."""
         if self.latest_text is not None:
+            self.latest_text["text"] = self.redact(self.latest_text["text"], ASSISTANT_CHARS)
             self.out.append(self.latest_text)
             self.latest_text = None
 
@@ -500,7 +501,7 @@ class _Reader:
                         "k": "assistant",
                         "id": f"{base}:{index}",
                         "ts": _str(obj.get("timestamp")),
-                        "text": self.redact(text, ASSISTANT_CHARS),
+                        "text": text,
                     }
             elif kind == "tool_use":
                 self._tool_use(obj, block, where, index)
