@@ -29,7 +29,6 @@ COMMANDS = [
     "report",
     "doctor",
     "install_statusline",
-    "hook",
 ]
 
 
