@@ -25,6 +25,7 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
     payload = inp.model_dump()
     where = turn.locate(payload)
     source = inp.source or "startup"
+    expose_cli()
     now = journal.now_iso()
     fields: dict[str, Any] = {"source": source, "model": inp.model}
     claimed = None
@@ -60,3 +61,27 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
     if user:
         return output.notice(user)
     return None
+
+
+def expose_cli() -> None:
+    """Put the plugin's bin/ (the `session-state` command) on the PATH of the Bash tool.
+
+    Claude Code runs the lines a SessionStart hook appends to $CLAUDE_ENV_FILE before each
+    Bash call; the skill and the slash commands rely on `session-state` being found there.
+    """
+    import os
+    import shlex
+    from pathlib import Path
+
+    env_file = os.environ.get("CLAUDE_ENV_FILE")
+    if not env_file:
+        return
+    bin_dir = Path(__file__).resolve().parents[3] / "bin"
+    line = f'export PATH={shlex.quote(str(bin_dir))}:"$PATH"\n'
+    try:
+        with open(env_file, "a+", encoding="utf-8") as handle:
+            handle.seek(0)
+            if line not in handle.read():
+                handle.write(line)
+    except OSError:
+        pass
