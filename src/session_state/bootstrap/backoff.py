@@ -16,7 +16,6 @@ import time
 from typing import Any, Dict, Optional
 
 from session_state.bootstrap import layout
-from session_state.fsutil import atomic_write
 
 DELAYS = (5 * 60, 60 * 60, 24 * 60 * 60)
 SIGNAL_DELAY = 24 * 60 * 60
@@ -50,6 +49,8 @@ def remaining(key: str, now: Optional[float] = None) -> float:
 
 
 def _save(record: Dict[str, Any]) -> None:
+    from session_state.fsutil import atomic_write
+
     path = layout.state_file()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     atomic_write(path, json.dumps(record, indent=1, sort_keys=True).encode("utf-8"))

@@ -177,7 +177,7 @@ def _prune_pointers() -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """CLI: `--force` ignores the backoff (for `session-state doctor --retry`)."""
+    """CLI: `--force` ignores the backoff (a manual retry after fixing the cause)."""
     args = sys.argv[1:] if argv is None else argv
     force = "--force" in args
     print("session-state provision: pid %d, %s, %s" % (os.getpid(), sys.executable, time.strftime("%Y-%m-%dT%H:%M:%S%z")),
