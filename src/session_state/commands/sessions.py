@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
         lineage = []
         if r["parent"]:
             lineage.append(f"parent {r['parent']}")
+        if r["previous"]:
+            lineage.append(f"previous {r['previous']}")
         if r["forks"]:
             lineage.append(f"forks {', '.join(r['forks'])}")
         if r["cleared_into"]:
