@@ -60,18 +60,30 @@ def build(target: Path, size: int, source: Path = SOURCE) -> Path:
     return target
 
 
+TURN_TARGET = 70 << 10  # median turn (typed prompt through the answer) over the corpus main files
+
+
 def one_turn(salt: str) -> bytes:
-    """A real turn of median size (a typed prompt through the answer) with fresh ids, to append."""
-    lines = SOURCE.read_bytes().splitlines(keepends=True)
-    starts = [
-        i
-        for i, line in enumerate(lines)
-        if b'"type":"user"' in line and b'"tool_result"' not in line and b'"isMeta":true' not in line
-    ]
-    turns = [b"".join(lines[a:b]) for a, b in zip(starts, starts[1:] + [len(lines)])]
-    turns = [t for t in turns if b'"type":"assistant"' in t]
-    turns.sort(key=len)
-    return fresh_ids(turns[len(turns) // 2], salt)
+    """A real turn of about the corpus-median size, with fresh ids, to append after a Stop.
+
+    Turns are taken from the in-repo fixture sessions (a typed prompt through the answer);
+    the one nearest TURN_TARGET is used and made to carry SESSION_ID.
+    """
+    best = b""
+    for source in sorted(SOURCE.parent.parent.rglob("*.jsonl")):
+        if "subagents" in source.parts:
+            continue
+        lines = source.read_bytes().splitlines(keepends=True)
+        starts = [
+            i
+            for i, line in enumerate(lines)
+            if b'"type":"user"' in line and b'"tool_result"' not in line and b'"isMeta":true' not in line
+        ]
+        for a, b in zip(starts, starts[1:] + [len(lines)]):
+            turn = b"".join(lines[a:b])
+            if b'"type":"assistant"' in turn and abs(len(turn) - TURN_TARGET) < abs(len(best) - TURN_TARGET):
+                best = turn.replace(source.stem.encode(), SESSION_ID.encode())
+    return fresh_ids(best, salt)
 
 
 def cache_dir() -> Path:
