@@ -295,7 +295,18 @@ def test_an_overlong_line_read_in_one_go_is_skipped_the_same_way(tmp_path: Path)
 
 def test_a_damaged_cursor_starts_over(tmp_path: Path) -> None:
     path = write(tmp_path / "s.jsonl", asst(1, 1, 0, 100))
-    for bad in ({"v": 1, "path": str(path), "offset": "x"}, {"v": 99}, [], {"v": 1, "path": str(path), "totals": 3}):
+    good, _ = transcript.update(None, path, facts=False)
+    broken = [
+        {"v": 1, "path": str(path), "offset": "x"},
+        {"v": 99},
+        [],
+        {"v": 1, "path": str(path), "totals": 3},
+        {**good, "offset": -5},
+        {**good, "offset": 0, "file_totals": {"input_tokens": "1"}},
+        {**good, "offset": 0, "subagents": {"x": 5, "y": {"kind": "beside", "path": 3}}},
+        {**good, "offset": 0, "pending": {"t": 1}, "beside_foreign": [[1]]},
+    ]
+    for bad in broken:
         cursor, _ = transcript.update(bad, path, facts=False)  # type: ignore[arg-type]
         assert context_of(cursor) == 101 and cursor["offset"] == path.stat().st_size
 

@@ -162,7 +162,15 @@ def _usable(cursor: Any, path: str, kind: str) -> dict[str, Any]:
     for key in ("file_totals", "totals"):
         if not all(isinstance(cursor[key].get(k), int) for k in USAGE_KEYS):
             return fresh
+    if cursor["offset"] < 0:
+        return fresh
     if kind == "main":
+        cursor["pending"] = {
+            key: value
+            for key, value in cursor["pending"].items()
+            if isinstance(value, dict) and isinstance(value.get("id"), str)
+        }
+        cursor["beside_foreign"] = [name for name in cursor["beside_foreign"] if isinstance(name, str)]
         cursor["subagents"] = {
             name: sub
             for name, sub in cursor["subagents"].items()
@@ -586,7 +594,8 @@ class _Reader:
             task_id = task.get("id") if isinstance(task, dict) else None
             if isinstance(task_id, (str, int)) and not isinstance(task_id, bool):
                 fact_id = waiting.pop("id")
-                self.out.append({"k": "task_create", "id": fact_id, "ts": waiting.pop("ts"), "task_id": str(task_id), **waiting})
+                ts = waiting.pop("ts", None)
+                self.out.append({"k": "task_create", "id": fact_id, "ts": ts, "task_id": str(task_id), **waiting})
 
 
 def _follow_subagents(cursor: dict[str, Any], path: str) -> None:
