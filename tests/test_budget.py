@@ -266,3 +266,11 @@ def test_command_does_not_write_the_hooks_cursor(env: dict[str, str], tmp_path: 
     done = run_cli("budget", "--json", "--session", SID, env=env)
     assert json.loads(done.stdout)["context_tokens"] == 2_001
     assert json.loads((folder / "cursor.json").read_text())["offset"] == stored["offset"]
+
+
+def test_hot_tier_outputs_validate_against_their_models(tmp_path: Path) -> None:
+    models = pytest.importorskip("session_state.models")
+    cursor = cursor_for(tmp_path, asst(1, 1, 0, 50_000), boundary(post=9_000))
+    models.TranscriptCursor.model_validate(json.loads(json.dumps(cursor)))
+    models.Budget.model_validate(budget.compute(cursor, conf()))
+    models.Budget.model_validate(budget.compute(cursor_for(tmp_path, b"{}\n"), conf()))
