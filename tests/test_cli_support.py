@@ -124,8 +124,8 @@ def wait_for_refresh(project: Project, timeout: float = 20.0) -> None:
         time.sleep(0.1)
 
 
-def make_project(base: Path) -> Project:
-    """Project with two sessions: the marot one (compaction, subagents) then /clear into another."""
+def bare_project(base: Path) -> Project:
+    """An empty project in an isolated home: no hook has run there yet."""
     proj = base / "proj"
     proj.mkdir(parents=True)
     home = base / "home"
@@ -139,7 +139,12 @@ def make_project(base: Path) -> Project:
         XDG_DATA_HOME=str(base / "xdg"),
         PYTHONDONTWRITEBYTECODE="1",
     )
-    project = Project(proj, home, env)
+    return Project(proj, home, env)
+
+
+def make_project(base: Path) -> Project:
+    """Project with two sessions: the marot one (compaction, subagents) then /clear into another."""
+    project = bare_project(base)
     now = datetime.now(timezone.utc)
     tx = copy_transcript(MAROT, base / "transcripts", end=now - timedelta(minutes=2))
     tx2 = copy_transcript(WORKTREES, base / "transcripts2", end=now - timedelta(seconds=30))
@@ -165,6 +170,11 @@ def make_project(base: Path) -> Project:
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """One hook-written project per test module, for tests that only read."""
     return make_project(tmp_path_factory.mktemp("cli"))
+
+
+@pytest.fixture()
+def bare(tmp_path: Path) -> Project:
+    return bare_project(tmp_path)
 
 
 @pytest.fixture()
