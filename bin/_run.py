@@ -30,9 +30,21 @@ def _fail(message: str, exc: BaseException = None) -> None:
     sys.exit(0)
 
 
+def cli() -> None:
+    """`bin/session-state` comes through ss-hook to find the same interpreter as the hooks."""
+    if sys.version_info < (3, 10):
+        sys.stderr.write("session-state: Python 3.10 or newer is needed (this is %d.%d)\n" % sys.version_info[:2])
+        sys.exit(2)
+    from session_state.cli import main as run_cli
+
+    sys.exit(run_cli(sys.argv[1:]))
+
+
 def main() -> None:
     event = sys.argv[1] if len(sys.argv) > 1 else ""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
+    if os.environ.pop("SESSION_STATE_CLI", None) == "1":
+        cli()
     if sys.version_info < (3, 10):
         _fail("hook %s skipped: Python %d.%d is too old (3.10 or newer needed)" % ((event,) + sys.version_info[:2]))
     try:

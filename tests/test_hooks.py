@@ -254,7 +254,7 @@ def test_internal_error_exits_zero_with_one_stderr_line(sandbox: Sandbox) -> Non
 
 def test_read_only_state_folder_is_said_once(sandbox: Sandbox) -> None:
     if os.geteuid() == 0:
-        pytest.skip("root ignores folder permissions; the full-disk case is covered in test_fsutil_crash")
+        pytest.skip("root ignores folder permissions; test_full_disk_or_read_only_state_folder_is_said_once covers it with a read-only mount")
     transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
     run_session(sandbox, TASKS_SESSION, transcript)
     os.chmod(sandbox.session_dir(TASKS_SESSION), 0o500)
@@ -320,3 +320,23 @@ def test_full_disk_or_read_only_state_folder_is_said_once(sandbox: Sandbox, kind
             assert again.code == 0 and "cannot save" not in again.stdout, (event, again.stdout)  # said once
     finally:
         subprocess.run(["umount", "-l", str(state_dir)], capture_output=True)
+
+
+def test_session_start_puts_the_cli_on_the_bash_tools_path(sandbox: Sandbox) -> None:
+    """Claude Code sources CLAUDE_ENV_FILE before each Bash call; the skill relies on this."""
+    transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
+    env_file = sandbox.tmp / "claude-env.sh"
+    env = {"CLAUDE_ENV_FILE": str(env_file)}
+    payload = sandbox.payload("SessionStart__startup.json", session_id=TASKS_SESSION, transcript_path=str(transcript))
+    for _ in range(2):  # idempotent: one line however often SessionStart fires
+        assert sandbox.run("SessionStart", payload, env=env).code == 0
+    assert env_file.read_text().count("export PATH=") == 1
+    shell_env = {**sandbox.env, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    proc = subprocess.run(
+        ["bash", "-c", f". {env_file} && command -v session-state && session-state status --json"],
+        capture_output=True, text=True, env=shell_env, cwd=sandbox.project, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    where, _, status = proc.stdout.partition("\n")
+    assert where == str(REPO / "bin" / "session-state")
+    assert TASKS_SESSION in status
