@@ -115,3 +115,23 @@ def test_the_statusline_path_imports_no_heavy_module(env: dict[str, str], tmp_pa
     first, loaded = done.stdout.strip().splitlines()
     assert first.startswith("ctx 5% ")
     assert loaded == "[]"
+
+
+def test_keeps_its_own_cursor_and_never_touches_the_hooks_one(env: dict[str, str], tmp_path: Path) -> None:
+    from session_state import transcript
+
+    path = write(tmp_path / f"{SID}.jsonl", asst(0, 1, 0, 20_000))
+    folder = Path(env["SESSION_STATE_DIR"]) / "sessions" / SID
+    folder.mkdir(parents=True)
+    hooks_cursor, _ = transcript.update(None, path)
+    (folder / "cursor.json").write_text(json.dumps(hooks_cursor))
+    with open(path, "ab") as handle:
+        handle.write(asst(0, 1, 0, 40_000))
+    assert one_line(statusline(payload(transcript_path=str(path)), env)).startswith("ctx 20% ")
+    own = json.loads((folder / "statusline-cursor.json").read_text())
+    assert own["offset"] == path.stat().st_size
+    assert json.loads((folder / "cursor.json").read_text()) == hooks_cursor
+    with open(path, "ab") as handle:
+        handle.write(asst(0, 1, 0, 60_000))
+    assert one_line(statusline(payload(transcript_path=str(path)), env)).startswith("ctx 30% ")
+    assert json.loads((folder / "statusline-cursor.json").read_text())["totals"]["output_tokens"] == 3

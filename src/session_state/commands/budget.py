@@ -117,6 +117,8 @@ def render(result: dict[str, Any], cursor: dict[str, Any]) -> str:
         note = " (estimate: Claude Code's post-compaction count; exact after the next response)" if result["compacted"] else ""
         lines.append(f"Context: {context:,} of {window:,} tokens = {result['percent']}% [{result['level']}]{note}")
         lines.append(f"Room before auto-compaction: {result['tokens_to_autocompact']:,} tokens (compacts near {result['autocompact_at']:,}) [window {how_window}]")
+    if result.get("sidechain_context_tokens") is not None:
+        lines.append(f"Subagent transcript: its own latest context is {result['sidechain_context_tokens']:,} tokens")
     if result.get("model"):
         lines.append(f"Model: {result['model']}; last response wrote {result['output_tokens']:,} output tokens")
     totals = result["totals"]

@@ -120,23 +120,47 @@ def _from_payload(payload: dict[str, Any], conf: dict[str, Any]) -> dict[str, An
     }
 
 
+OWN_CURSOR = "statusline-cursor.json"
+
+
 def _from_transcript(payload: dict[str, Any], project: Any, conf: dict[str, Any]) -> dict[str, Any]:
-    """Budget figures read from the transcript, starting from the hooks' cursor when it fits."""
-    from session_state import budget, paths, transcript
+    """Budget figures read from the transcript, from the furthest cursor we have for it.
+
+    The hooks' cursor.json is only read (advancing it would make them miss facts); the
+    statusline keeps its own figures-only cursor beside it, so that without hooks, or between
+    two Stops, a redraw reads only the bytes appended since the last one.
+    """
+    from session_state import budget, fsutil, paths, transcript
 
     path = payload.get("transcript_path")
     if not isinstance(path, str) or not path:
         return {"percent": None, "level": "unknown", "tokens_to_autocompact": None}
-    start = None
+    folder = None
+    start: dict[str, Any] | None = None
     session_id = payload.get("session_id")
     if isinstance(session_id, str) and session_id:
         folder = paths.session_dir(paths.state_root(project, create=False), session_id, create=False)
-        try:
-            start = json.loads((folder / "cursor.json").read_bytes())
-        except (OSError, ValueError):
-            start = None
+        for name in ("cursor.json", OWN_CURSOR):
+            try:
+                candidate = json.loads((folder / name).read_bytes())
+            except (OSError, ValueError):
+                continue
+            if isinstance(candidate, dict) and candidate.get("path") == path:
+                if start is None or _offset(candidate) > _offset(start):
+                    start = candidate
+    before = _offset(start) if start is not None else -1
     cursor, _ = transcript.update(start, path, facts=False)
+    if folder is not None and folder.is_dir() and not cursor.get("error") and cursor["offset"] != before:
+        try:
+            fsutil.atomic_write(folder / OWN_CURSOR, json.dumps(cursor, separators=(",", ":")).encode(), durable=False)
+        except OSError:
+            pass  # a cache: the next redraw reads a little more
     return budget.compute(cursor, conf)
+
+
+def _offset(cursor: dict[str, Any]) -> int:
+    value = cursor.get("offset")
+    return value if isinstance(value, int) and not isinstance(value, bool) else -1
 
 
 def _gauge(info: dict[str, Any]) -> str:
