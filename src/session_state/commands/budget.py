@@ -110,17 +110,20 @@ def render(result: dict[str, Any], cursor: dict[str, Any]) -> str:
     }.get(result["window_source"], result["window_source"])
     context = result["context_tokens"]
     lines = []
-    if context is None:
+    side = result.get("sidechain_context_tokens")
+    if context is None and side is not None:
+        lines.append(f"Context: {side:,} of {window:,} tokens = {side * 100 / window:.1f}% (a subagent transcript: no main chain, its own latest response)")
+    elif context is None:
         why = "compacted, no response since" if result["compacted"] else "no response yet"
         lines.append(f"Context: unknown ({why}) of {window:,} tokens [{how_window}]")
     else:
         note = " (estimate: Claude Code's post-compaction count; exact after the next response)" if result["compacted"] else ""
         lines.append(f"Context: {context:,} of {window:,} tokens = {result['percent']}% [{result['level']}]{note}")
         lines.append(f"Room before auto-compaction: {result['tokens_to_autocompact']:,} tokens (compacts near {result['autocompact_at']:,}) [window {how_window}]")
-    if result.get("sidechain_context_tokens") is not None:
-        lines.append(f"Subagent transcript: its own latest context is {result['sidechain_context_tokens']:,} tokens")
-    if result.get("model"):
+    if result.get("model") and context is not None:
         lines.append(f"Model: {result['model']}; last response wrote {result['output_tokens']:,} output tokens")
+    elif result.get("model"):
+        lines.append(f"Model: {result['model']}")
     totals = result["totals"]
     subs = sum(1 for sub in cursor.get("subagents", {}).values() if sub.get("kind") == "subagents")
     with_subs = f" incl. {subs} subagent transcript{'s' * (subs != 1)}" if subs else ""
