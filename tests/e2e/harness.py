@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from fakeapi import FakeAPI, Recorded
+from fakeapi import FakeAPI, Recorded, tool_results
 
 CLAUDE_VERSION = "2.1.330"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -241,6 +241,18 @@ class Run:
     def result(self) -> str:
         return self.json.get("result", "")
 
+    def tool_errors(self) -> list[dict]:
+        """Tool results marked ``is_error`` that the CLI sent back to the API during this run."""
+        out: list[dict] = []
+        for r in self.requests:
+            if r.kind != "messages":
+                continue
+            for b in tool_results(r.body):
+                if b.get("is_error") and b.get("tool_use_id", "").startswith("toolu_fake") \
+                        and b["tool_use_id"] not in {e["tool_use_id"] for e in out}:
+                    out.append(b)
+        return out
+
     def describe(self) -> str:
         reqs = "\n".join("    " + r.summary() for r in self.requests)
         return (f"claude {' '.join(self.args)}\n  rc={self.returncode} in {self.elapsed:.1f}s\n"
@@ -323,14 +335,16 @@ class ClaudeEnv:
             rc, out, err = -9, _s(e.stdout), _s(e.stderr) + f"\n[harness] timed out after {timeout}s"
         run = Run(argv, rc, out, err, time.monotonic() - t0, dbg, self.api.since(mark))
         self.runs.append(run)
-        (self.logs / f"run-{self._n:02d}.txt").write_text(run.describe(), encoding="utf-8")
+        (self.logs / f"run-{self._n:02d}.txt").write_text(
+            run.describe() + f"\n\nFULL STDOUT:\n{out}\n\nFULL STDERR:\n{err}\n", encoding="utf-8")
         if check and rc != 0:
             raise AssertionError("claude failed:\n" + run.describe())
         return run
 
     def prompt(self, text: str, *, resume: str | None = None, fork: bool = False,
                allowed_tools: Iterable[str] | None = None, extra_args: Iterable[str] = (),
-               extra_env: dict[str, str] | None = None, timeout: float = 240, check: bool = True) -> Run:
+               extra_env: dict[str, str] | None = None, timeout: float = 240, check: bool = True,
+               allow_tool_errors: bool = False) -> Run:
         args = ["-p", text, "--output-format", "json"]
         if resume:
             args += ["--resume", resume]
@@ -344,6 +358,9 @@ class ClaudeEnv:
             j = run.json
             if j.get("is_error"):
                 raise AssertionError("claude reported an error:\n" + run.describe())
+            if not allow_tool_errors and run.tool_errors():
+                raise AssertionError("a scripted tool use failed (harness script or CLI behaviour):\n"
+                                     + json.dumps(run.tool_errors(), indent=1)[:3000] + "\n" + run.describe())
         return run
 
     # -- plugin install --------------------------------------------------

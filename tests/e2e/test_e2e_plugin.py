@@ -37,6 +37,9 @@ STATE_WAIT_S = 30
 TASK_SUBJECT = "Write the parser for the quarterly report"
 SUBAGENT_PROMPT = "subagent: review parser.py for edge cases"
 COMPACT_SUMMARY = "The user and the assistant worked on a project. (fake summary, no details)"
+AUTO_TASK = "Migrate the billing tables"
+AUTOCOMPACT_WINDOW = 200_000
+AUTOCOMPACT_FILL = 190_000
 BIG_INPUT_TOKENS = 650_000  # 65% of the 1M window 2.1.330 reports for its default model
 
 
@@ -85,9 +88,9 @@ def _load_state(env: ClaudeEnv, sid: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def sc(tmp_path_factory, claude_bin, e2e_notes) -> Scenario:
+def sc(e2e_tmp, claude_bin, e2e_notes) -> Scenario:
     api = FakeAPI().start()
-    env = ClaudeEnv(tmp_path_factory.mktemp("plugin"), api, claude_bin)
+    env = ClaudeEnv(e2e_tmp.mktemp("plugin"), api, claude_bin)
     s = Scenario(env, api)
     api.compaction_summary = COMPACT_SUMMARY
     api.add_rule("start: plan the parser work", [
@@ -101,6 +104,12 @@ def sc(tmp_path_factory, claude_bin, e2e_notes) -> Scenario:
                                          text("The subagent reviewed parser.py.")])
     api.add_rule("a turn with a big context", [text("Lots of context now.",
                                                     usage={"input_tokens": BIG_INPUT_TOKENS})])
+    api.add_rule("auto: fill the context", [
+        tool_use("TaskCreate", {"subject": AUTO_TASK, "description": "a task before auto-compaction",
+                                "activeForm": "Filling"}),
+        bash("echo filling", "fill", usage={"input_tokens": AUTOCOMPACT_FILL}),
+        text("Filled.", usage={"input_tokens": AUTOCOMPACT_FILL}),
+    ])
     try:
         assert str(REPO_ROOT / ".venv" / "bin") not in env.path.split(":"), env.path
 
@@ -133,6 +142,15 @@ def sc(tmp_path_factory, claude_bin, e2e_notes) -> Scenario:
             fork = s.steps.get("fork")
             if isinstance(fork, Run):
                 s.step("fork_state", lambda: wait_for(_session_files(env, fork.session_id), STATE_WAIT_S))
+            # Auto-compaction in a fresh session: a tool loop at 190k of a 200k window makes
+            # 2.1.330 compact (trigger auto) before the next prompt's request.
+            auto = ["--autocompact", str(AUTOCOMPACT_WINDOW)]
+            fill = s.step("auto_fill", lambda: env.prompt("auto: fill the context",
+                                                          allowed_tools=["Bash", "TaskCreate"],
+                                                          extra_args=auto))
+            if isinstance(fill, Run):
+                s.step("auto_compact", lambda: env.prompt("auto: the prompt after the fill",
+                                                          resume=fill.session_id, extra_args=auto))
         s.step("validate", lambda: env.claude("plugin", "validate", str(REPO_ROOT), "--strict", check=False))
         yield s
     finally:
@@ -146,10 +164,14 @@ def sc(tmp_path_factory, claude_bin, e2e_notes) -> Scenario:
         runs = env.all_hook_runs()
         if runs:
             by: dict[str, list[int]] = {}
+            counts: dict[str, int] = {}
             for r in runs:
-                by.setdefault(f"{r.event}:{r.source}" if r.source else r.event, []).append(r.ms or 0)
-            e2e_notes.append("e2e hook durations (ms, from --debug-file): " + "; ".join(
-                f"{k} {sorted(v)}" for k, v in sorted(by.items())))
+                k = f"{r.event}:{r.source}" if r.source else r.event
+                counts[k] = counts.get(k, 0) + 1
+                if r.ms is not None:
+                    by.setdefault(k, []).append(r.ms)
+            e2e_notes.append("e2e hook runs (count; ms from --debug-file where 2.1.330 logs it): " + "; ".join(
+                f"{k} x{n}" + (f" {sorted(by[k])}" if k in by else "") for k, n in sorted(counts.items())))
         if s.errors:
             e2e_notes.append("e2e scenario step errors: " + "; ".join(
                 f"{k}: {v.splitlines()[0][:200]}" for k, v in s.errors.items()))
@@ -295,20 +317,19 @@ def test_fork_state_names_its_parent(sc):
         sorted(p.name for p in (sc.env.state_root() / "sessions").glob("*")))
     state = _load_state(sc.env, child)
     lineage = state.get("lineage") or {}
-    assert lineage.get("parent_session_id") == parent, f"fork state lineage: {lineage}"
-    # The fork's first request carries the parent's handoff too.
-    req = first_model_request(fork)
-    ctxs = injected_contexts(req, "SessionStart")
-    assert any(TASK_SUBJECT in c for c in ctxs), _describe_request(req)
+    assert lineage.get("parent_session_id") == parent, (
+        f"fork {child} of {parent}: state.json lineage {lineage}")
 
 
-def test_resume_injects_state(sc):
+def test_resume_points_at_the_handoff(sc):
     start = sc.need("startup")
     run = sc.need("subagent")  # the first --resume of the session
+    sid = start.session_id
     req = first_model_request(run)
     ctxs = injected_contexts(req, "SessionStart")
-    assert any(TASK_SUBJECT in c for c in ctxs), (
-        f"resume of {start.session_id}: no SessionStart context carrying the session's tasks\n"
+    handoff = str(sc.env.session_dir(sid) / "handoff.toon")
+    assert any(sid in c and handoff in c for c in ctxs), (
+        f"resume of {sid}: no SessionStart context naming the session and {handoff}\n"
         + _describe_request(req))
 
 
@@ -321,3 +342,23 @@ def test_budget_recorded_after_big_context(sc):
     tokens = [json.dumps(r) for r in recs]
     assert any(str(BIG_INPUT_TOKENS) in t for t in tokens), (
         f"usage.jsonl never saw the {BIG_INPUT_TOKENS}-token context:\n" + "\n".join(t[:400] for t in tokens[-6:]))
+
+
+def test_handoff_injected_after_auto_compaction(sc):
+    """Every request that follows an auto-compaction carries the handoff.  (2.1.330 may compact
+    inside the filling turn's tool loop as well as before the next prompt: both count.)"""
+    fill = sc.need("auto_fill")
+    run = sc.need("auto_compact")
+    reqs = fill.requests + run.requests
+    pairs = [(c, next((r for r in reqs[i + 1:] if r.kind == "messages"), None))
+             for i, c in enumerate(reqs) if c.kind == "compaction"]
+    assert pairs, "2.1.330 did not auto-compact (harness assumption):\n" + fill.describe() + "\n" + run.describe()
+    for comp, nxt in pairs:
+        assert nxt is not None, f"no request after compaction #{comp.n}"
+        ctxs = injected_contexts(nxt, "SessionStart")
+        assert any(AUTO_TASK in c for c in ctxs), (
+            f"request #{nxt.n}, after auto-compaction #{comp.n} of {fill.session_id}, lacks the handoff "
+            f"(task {AUTO_TASK!r})\n" + _describe_request(nxt))
+    lines = read_jsonl(sc.env.transcript(fill.session_id))
+    triggers = [ln["compactMetadata"].get("trigger") for ln in lines if ln.get("subtype") == "compact_boundary"]
+    assert triggers and set(triggers) == {"auto"} and len(triggers) == len(pairs), (triggers, len(pairs))
