@@ -18,7 +18,7 @@ def register(subparsers: Any) -> None:
     p = _common.parser(
         subparsers,
         "checkpoints",
-        "list a session's checkpoints (id, time, trigger, context %, size)",
+        "list a session's checkpoints (id, time, trigger, context %%, size)",
         "List checkpoints, newest first. Without --all: the session's live checkpoints; with --all: every "
         "session of the project, archived checkpoints included.",
         [

@@ -25,7 +25,8 @@ def register(subparsers: Any) -> None:
         "cursor.json), validate it with its model and print it as TOON or JSON.",
         [
             "session-state export .claude/session-state/decisions.toon --format json",
-            "session-state export state.json --format toon --out state.toon",
+            "session-state export .claude/session-state/sessions/258c7280-ae70-4798-800f-63464d01a85d/state.json "
+            "--format toon --out state.toon",
         ],
     )
     p.add_argument("path", metavar="PATH", help="the file to export")

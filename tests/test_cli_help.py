@@ -1,0 +1,73 @@
+"""Every command of this issue has --help with examples, and every example runs."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from test_cli_support import MAROT_ID, REPO, Project, fresh  # noqa: F401 - fixtures
+
+COMMANDS = [
+    ["status"],
+    ["checkpoints"],
+    ["handoff"],
+    ["handoff", "show"],
+    ["handoff", "create"],
+    ["decide"],
+    ["export"],
+    ["prune"],
+    ["recover"],
+    ["usage-log"],
+    ["sessions"],
+    ["fork"],
+    ["config"],
+    ["config", "show"],
+    ["config", "set"],
+    ["config", "path"],
+    ["report"],
+    ["doctor"],
+    ["install-statusline"],
+    ["uninstall-statusline"],
+]
+# Exit codes an example may have besides 0: doctor reports problems of the test machine with 1.
+ALLOWED = {"doctor": {0, 1}}
+
+
+def examples(help_text: str) -> list[str]:
+    lines = help_text.split("examples:\n", 1)[1].splitlines() if "examples:\n" in help_text else []
+    return [line.strip() for line in lines if line.strip().startswith("session-state ")]
+
+
+def test_every_command_has_help_with_examples(fresh: Project) -> None:
+    top = fresh.ok("--help")
+    for name in ("status", "checkpoints", "handoff", "decide", "export", "prune", "recover", "usage-log", "sessions",
+                 "fork", "config", "report", "doctor", "install-statusline", "uninstall-statusline"):
+        assert name in top
+    for command in COMMANDS:
+        text = fresh.ok(*command, "--help")
+        assert examples(text), f"{command}: no examples in --help"
+
+
+def test_every_example_runs(fresh: Project, tmp_path) -> None:  # noqa: ANN001
+    fresh.ok("decide", "seed", "--why", "so the decisions.toon example has a file")
+    checkpoint = sorted((fresh.session_dir(MAROT_ID) / "checkpoints").glob("*.json"))[0].stem
+    seen = set()
+    ran = 0
+    for command in COMMANDS:
+        for example in examples(fresh.ok(*command, "--help")):
+            if example in seen:
+                continue
+            seen.add(example)
+            text = (
+                example.replace("<CHECKPOINT-ID>", checkpoint)
+                .replace("tests/fixtures/", f"{REPO}/tests/fixtures/")
+                .replace("/tmp/", f"{tmp_path}/")
+            )
+            argv = shlex.split(text)[1:]
+            out = fresh.run(*argv, env={"CLAUDE_CODE_SESSION_ID": MAROT_ID})
+            assert "Traceback" not in out.stderr, f"{example}: {out.stderr}"
+            assert out.returncode in ALLOWED.get(argv[0], {0}), f"{example} exited {out.returncode}: {out.stderr}"
+            if "--json" in argv:
+                json.loads(out.stdout)
+            ran += 1
+    assert ran >= 35
