@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from fakeapi import FakeAPI
-from harness import CLAUDE_VERSION, ClaudeEnv, ci_cache_dir, claude_version, find_claude_bin
+from .fakeapi import FakeAPI
+from .harness import CLAUDE_VERSION, ClaudeEnv, ci_cache_dir, claude_version, find_claude_bin
 
 HERE = Path(__file__).parent
 _NOTES: list[str] = []

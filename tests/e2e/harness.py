@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from fakeapi import FakeAPI, Recorded, tool_results
+try:  # as e2e.harness (the e2e tests)
+    from .fakeapi import FakeAPI, Recorded, tool_results
+except ImportError:  # as a top-level module, with tests/e2e on sys.path (tests/test_cli_doctor.py)
+    from fakeapi import FakeAPI, Recorded, tool_results  # type: ignore[no-redef]
 
 CLAUDE_VERSION = "2.1.330"
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -19,8 +19,8 @@ from typing import Any, Callable
 
 import pytest
 
-from fakeapi import FakeAPI, agent, bash, text, tool_use
-from harness import (
+from .fakeapi import FakeAPI, agent, bash, text, tool_use
+from .harness import (
     PLUGIN_NAME,
     REPO_ROOT,
     ClaudeEnv,

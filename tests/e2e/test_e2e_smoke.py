@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from fakeapi import agent, bash, text, tool_use
-from harness import PLUGIN_NAME, REPO_ROOT, read_jsonl
+from .fakeapi import agent, bash, text, tool_use
+from .harness import PLUGIN_NAME, REPO_ROOT, read_jsonl
 
 
 def test_cli_talks_to_fake_api_without_plugin(claude_env):
