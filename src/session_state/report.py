@@ -414,7 +414,17 @@ def _rows(data: ReportData, x: Callable[[float], float]) -> list[str]:
             f'height="{max(height - 1, 2):.1f}" rx="1.5" fill="#66bb6a" fill-opacity="0.8" stroke="#2e7d32" stroke-width="0.8">'
             f"<title>{_esc(r.name)}: {_iso(r.start)} – {_iso(r.end)}, {r.tokens:,} tokens</title></rect>"
         )
-    for m in time_range(data)[2]:
+    drawn = time_range(data)[2]
+    clusters: list[list[float]] = []  # marks closer than a triangle's width get a count beside them
+    for m in drawn:
+        if clusters and x(m.t) - clusters[-1][-1] < 8:
+            clusters[-1].append(x(m.t))
+        else:
+            clusters.append([x(m.t)])
+    for group in clusters:
+        if len(group) > 1:
+            out.append(f'<text x="{group[-1] + 8:.1f}" y="{CP_ROW[1]}" fill="#37474f" font-size="11">×{len(group)}</text>')
+    for m in drawn:
         cx = x(m.t)
         top, bottom = CP_ROW
         out.append(
