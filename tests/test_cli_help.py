@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 
 from test_cli_support import MAROT_ID, REPO, Project, fresh  # noqa: F401 - fixtures
@@ -71,3 +72,36 @@ def test_every_example_runs(fresh: Project, tmp_path) -> None:  # noqa: ANN001
                 json.loads(out.stdout)
             ran += 1
     assert ran >= 35
+
+
+SLASH = ["status", "checkpoints", "handoff", "decide"]
+
+
+def frontmatter(text: str) -> dict[str, str]:
+    assert text.startswith("---\n"), "a command file starts with YAML frontmatter"
+    head = text.split("\n---\n", 1)[0][4:]
+    return {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in head.splitlines() if ":" in line)}
+
+
+def test_slash_commands_run_the_cli(fresh: Project) -> None:
+    """/session-state:<name> files: frontmatter, and every command they run or prescribe works."""
+    for name in SLASH:
+        text = (REPO / "commands" / f"{name}.md").read_text()
+        meta = frontmatter(text)
+        assert meta["description"] and meta["argument-hint"]
+        assert meta["allowed-tools"] == "Bash(session-state:*)"
+        body = text.split("\n---\n", 1)[1]
+        assert "$ARGUMENTS" in body
+        run_now = re.findall(r"^!`([^`]+)`", body, re.M)  # executed by Claude Code before the prompt
+        prescribed = re.findall(r"`(session-state [^`]+)`", body)  # commands the model is told to run
+        assert run_now or prescribed
+        for command in run_now + prescribed:
+            command = command.replace("$ARGUMENTS", "").replace("<choice>", "a slash choice")
+            command = command.replace("<reason>", "a slash reason").replace("<id>", "x")
+            if "recover --from" in command:
+                continue  # destructive on request only; recover is tested in test_cli_recovery
+            argv = shlex.split(command)
+            assert argv[0] == "session-state", command
+            out = fresh.run(*argv[1:], env={"CLAUDE_CODE_SESSION_ID": MAROT_ID})
+            assert out.returncode == 0 and "Traceback" not in out.stderr, f"{name}.md: {command}: {out.stderr}"
+    assert "a slash choice" in (fresh.root / "decisions.toon").read_text()
