@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -85,3 +86,37 @@ def test_report_errors(fresh: Project, tmp_path: Path) -> None:
     blocker.write_text("x")
     assert "cannot write" in fresh.fails("report", "--session", MAROT_ID, "--out", str(blocker / "r.html"))
     assert "unknown session" in fresh.fails("report", "--session", "nope")
+
+
+def test_progress_on_a_terminal_only(bare: Project, tmp_path: Path) -> None:
+    """Reading a transcript shows progress on a terminal's stderr and nothing when piped."""
+    import pty
+    import subprocess
+
+    from test_cli_support import cli_argv
+
+    piped = bare.run("report", "--transcript", str(MAROT), "--out", str(tmp_path / "a.html"))
+    assert piped.returncode == 0 and piped.stderr == ""
+    leader, follower = pty.openpty()
+    try:
+        run = subprocess.run(
+            [*cli_argv(), "report", "--transcript", str(MAROT), "--out", str(tmp_path / "b.html")],
+            env=bare.env, cwd=bare.dir, stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL, timeout=120,
+        )
+        os.close(follower)
+        follower = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if follower != -1:
+            os.close(follower)
+        os.close(leader)
+    assert run.returncode == 0
+    assert f"reading {MAROT.name} (bytes): 100% ".encode() in shown

@@ -177,7 +177,8 @@ def progress(label: str) -> Callable[[int, int], None] | None:
 
     def show(done: int, total: int) -> None:
         end = "\n" if done >= total else ""
-        sys.stderr.write(f"\r{label}: {done}/{total}{end}")
+        pct = 100 if total <= 0 else min(100, done * 100 // total)
+        sys.stderr.write(f"\r{label}: {pct:3d}% ({done:,}/{total:,}){end}")
         sys.stderr.flush()
 
     return show
