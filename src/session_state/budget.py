@@ -15,7 +15,6 @@ import json
 import os
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 SMALL_WINDOW = 200_000
@@ -190,6 +189,8 @@ def record(session_dir: str | os.PathLike[str], budget: dict[str, Any], event: s
     level marks the lower ones too, so a later small dip never re-announces them. Among any
     number of concurrent callers exactly one creates each marker and so reports the crossing.
     """
+    from pathlib import Path
+
     from session_state import fsutil, paths
 
     folder = Path(session_dir)
