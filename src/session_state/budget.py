@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from typing import Any
 
@@ -22,7 +21,6 @@ LARGE_WINDOW = 1_000_000
 AUTOCOMPACT_RESERVE = 20_000  # Claude Code's effective window is the window minus this
 AUTOCOMPACT_ENV = "CLAUDE_AUTOCOMPACT_PCT_OVERRIDE"
 LEVELS = ("monitor", "warning", "critical")  # ascending; below them "ok", without data "unknown"
-_FAMILY = re.compile(r"claude-(?:opus|sonnet|haiku)-(\d{1,2})(?:-(\d{1,2}))?(?!\d)")
 _ALIASES = {"opus", "sonnet", "haiku", "default", "best", "opusplan"}
 _TOTAL_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
@@ -40,16 +38,33 @@ def window_for_model(model: str | None) -> int | None:
         return LARGE_WINDOW
     if text in _ALIASES:
         return LARGE_WINDOW
-    match = _FAMILY.search(text)
-    if match:
-        major = int(match.group(1))
-        minor = int(match.group(2) or 0)
-        if major >= 5 or (major == 4 and minor >= 7 and "opus" in text):
+    version = family_version(text)
+    if version is not None:
+        family, major, minor = version
+        if major >= 5 or (family == "opus" and major == 4 and minor >= 7):
             return LARGE_WINDOW
         return SMALL_WINDOW
     if text.startswith("claude-"):
         return SMALL_WINDOW
     return None
+
+
+def family_version(model: str) -> tuple[str, int, int] | None:
+    """("opus", 4, 6) for claude-opus-4-6[-date]; None for other shapes (claude-3-5-sonnet-…).
+
+    Plain string work, no regex: this runs in every hook and a compile costs more than the rest.
+    """
+    parts = model.lower().split("-")
+    for i, part in enumerate(parts[:-1]):
+        if part in ("opus", "sonnet", "haiku") and _small_number(parts[i + 1]):
+            minor = parts[i + 2] if i + 2 < len(parts) and _small_number(parts[i + 2]) else "0"
+            return part, int(parts[i + 1]), int(minor)
+    return None
+
+
+def _small_number(text: str) -> bool:
+    """A version component (1–2 digits), not a date such as 20250514."""
+    return text.isdigit() and len(text) <= 2
 
 
 def context_window(cursor: dict[str, Any], settings: dict[str, Any]) -> tuple[int, str]:

@@ -19,8 +19,9 @@ import hashlib
 import importlib.util
 import math
 import os
-import re
 from typing import Any
+
+from session_state.budget import family_version
 
 CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
 CL100K_PATTERN = (
@@ -37,8 +38,6 @@ CL100K_SPECIAL = {
 OLD_FACTOR = 1.2  # Claude ≤ 4.6
 NEW_FACTOR = 1.6  # Opus 4.7 and later, the 5.x family (and the default model)
 CHARS_PER_TOKEN = 3.5  # cl100k-equivalent; chars/4 runs about 35% low on code and JSON
-_FAMILY = re.compile(r"claude-(opus|sonnet|haiku)-(\d{1,2})(?:-(\d{1,2}))?(?!\d)")
-_OLD_STYLE = re.compile(r"claude-\d")
 
 _encoder: Any = None
 _encoder_name: str | None = None
@@ -48,14 +47,13 @@ def factor_for(model: str | None) -> float:
     """Claude tokens per cl100k token for a model id; unknown ids get the current default's."""
     if not model:
         return NEW_FACTOR
-    text = model.lower()
-    match = _FAMILY.search(text)
-    if match:
-        family, major, minor = match.group(1), int(match.group(2)), int(match.group(3) or 0)
+    version = family_version(model)
+    if version is not None:
+        family, major, minor = version
         if major >= 5 or (family == "opus" and major == 4 and minor >= 7):
             return NEW_FACTOR
         return OLD_FACTOR
-    if _OLD_STYLE.search(text):
+    if model.lower().startswith("claude-"):  # claude-3-5-sonnet-… and other older shapes
         return OLD_FACTOR
     return NEW_FACTOR
 
