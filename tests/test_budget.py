@@ -54,6 +54,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ("claude-opus-4-20250514", 200_000),
         ("claude-3-5-sonnet-20241022", 200_000),
         ("claude-sonnet-4-6[1m]", 1_000_000),
+        ("claude-opus-4-1-20250805", 200_000),
+        ("claude-opus-4-7-20260101", 1_000_000),
         ("opus", 1_000_000),
         ("some-proxy-model", None),
     ],

@@ -24,6 +24,7 @@ CODE = "def add(a: int, b: int) -> int:\n    return {'sum': a + b}['sum']\n" * 1
         ("claude-opus-4-7", 1.6),
         ("claude-opus-5-5", 1.6),
         ("claude-sonnet-4-6[1m]", 1.2),
+        ("claude-opus-4-7[1m]", 1.6),
         (None, 1.6),
     ],
 )

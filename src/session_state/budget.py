@@ -54,7 +54,7 @@ def family_version(model: str) -> tuple[str, int, int] | None:
 
     Plain string work, no regex: this runs in every hook and a compile costs more than the rest.
     """
-    parts = model.lower().split("-")
+    parts = model.lower().split("[", 1)[0].split("-")  # "[1m]" marks the window, not the version
     for i, part in enumerate(parts[:-1]):
         if part in ("opus", "sonnet", "haiku") and _small_number(parts[i + 1]):
             minor = parts[i + 2] if i + 2 < len(parts) and _small_number(parts[i + 2]) else "0"
