@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from test_cli_support import MAROT_ID, WORKTREES_ID, Project, fresh, shared  # noqa: F401 - fixtures
+from test_cli_support import MAROT_ID, WORKTREES_ID, Project, bare, fresh, shared  # noqa: F401 - fixtures
 
 
 def test_status_reports_task_items_budget_checkpoint_handoff_and_lineage(shared: Project) -> None:
@@ -179,3 +179,10 @@ def test_fork_takes_a_fork_checkpoint_and_prints_the_command(fresh: Project) -> 
     cp = json.loads(next(iter(new)).read_text())
     assert cp["trigger"] == "fork" and cp["state"]["session_id"] == MAROT_ID
     assert f"claude --resume {MAROT_ID} --fork-session" in fresh.ok("fork", "--session", MAROT_ID)
+
+
+def test_decide_before_any_session(bare: Project) -> None:
+    """A project decision needs no session: it is recorded and later handoffs carry it."""
+    out = bare.ok("decide", "monorepo stays", "--why", "one CI")
+    assert "recorded decision" in out and "handoff refreshed" not in out
+    assert "monorepo stays" in (bare.root / "decisions.toon").read_text()
