@@ -340,3 +340,28 @@ def test_session_start_puts_the_cli_on_the_bash_tools_path(sandbox: Sandbox) -> 
     where, _, status = proc.stdout.partition("\n")
     assert where == str(REPO / "bin" / "session-state")
     assert TASKS_SESSION in status
+
+
+def test_a_2_1_330_fork_finds_its_parent_by_the_history_it_copied(sandbox: Sandbox) -> None:
+    """2.1.330 rewrites sessionId in the copied lines (measured in the e2e run) but keeps uuids."""
+    parent = TASKS_SESSION
+    sandbox.copy_transcript(TASKS_TRANSCRIPT, parent)
+    decoy = sandbox.copy_transcript(COMPACT_TRANSCRIPT, "66666666-0000-4000-8000-000000000001")
+    fork = "77777777-0000-4000-8000-000000000001"
+    lines = []
+    for raw in TASKS_TRANSCRIPT.read_text().splitlines():
+        line = json.loads(raw)
+        if "sessionId" in line:
+            line["sessionId"] = fork
+        lines.append(json.dumps(line))
+    forked = sandbox.transcripts / f"{fork}.jsonl"
+    forked.write_text("\n".join(lines) + "\n")
+    os.utime(decoy)  # the newest sibling is not the parent
+    out = assert_accepted("SessionStart", sandbox.run("SessionStart", sandbox.payload(
+        "SessionStart__fork.json", session_id=fork, transcript_path=str(forked))))
+    assert f"fork of session {parent}" in out["hookSpecificOutput"]["additionalContext"]
+    state = models.SessionState.model_validate_json((sandbox.session_dir(fork) / "state.json").read_bytes())
+    assert state.lineage.parent_session_id == parent
+    assert len(state.tasks) == 6  # the fork starts from the parent's work
+    parent_journal = (sandbox.session_dir(parent) / "journal.jsonl").read_text()
+    assert f'"session_id":"{fork}"' in parent_journal and "fork_child" in parent_journal

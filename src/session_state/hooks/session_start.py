@@ -33,6 +33,10 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
         claimed = continuity.claim_cleared(where)
         if claimed is not None:
             fields["previous_session_id"] = claimed.session_id
+    if source == "fork":
+        parent = continuity.find_fork_parent(inp.session_id, inp.transcript_path)
+        if parent:
+            fields["parent_session_id"] = parent
     turn.record_turn(payload, "SessionStart", where=where, spawn=False)
     result = refresh.materialize(
         where.project,
