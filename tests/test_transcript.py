@@ -470,6 +470,15 @@ def test_compact_fact_and_stable_ids_across_rereads(tmp_path: Path) -> None:
     assert (compact["trigger"], compact["pre_tokens"], compact["post_tokens"]) == ("auto", 170_000, 1234)
 
 
+def test_json_with_spaces_after_colons_is_read_too(tmp_path: Path) -> None:
+    """A transcript rewritten by another tool (Python's default json.dumps separators)."""
+    spaced = [json.dumps(json.loads(raw)).encode() + b"\n" for raw in (user("hello there"), asst(1, 2, 3, 4))]
+    assert b'"type": "user"' in spaced[0]
+    cursor, facts = transcript.update(None, write(tmp_path / "s.jsonl", *spaced))
+    assert context_of(cursor) == 8 and cursor["totals"]["output_tokens"] == 2
+    assert [f["text"] for f in facts_of(facts, "prompt")] == ["hello there"]
+
+
 def test_facts_false_returns_no_facts(tmp_path: Path) -> None:
     path = write(tmp_path / "s.jsonl", user("go"), asst(1, 1))
     _, facts = transcript.update(None, path, facts=False)

@@ -63,6 +63,9 @@ NOT_PROMPT_TAGS = (
 
 _BUDGET_MARKERS = (b'"usage":', b"compact_boundary", b'"modelId":')
 _FACT_MARKERS = (b'"type":"user"', b'"type":"assistant"')
+# Claude Code writes compact JSON; a file rewritten by other tools may put a space after colons.
+# `"usage":` and the others still match then; the type markers need their spaced form.
+_SPACED_FACT_MARKERS = (b'"type": "user"', b'"type": "assistant"')
 _SESSION_MARKER = b'"sessionId":'
 
 Loads = Callable[[bytes], Any]
@@ -319,7 +322,11 @@ class _Reader:
 
     def _scan(self, data: bytes, start: int, end: int, base: int) -> None:
         """Handle the complete lines in data[start:end] that carry a marker, in file order."""
-        markers = _BUDGET_MARKERS + _FACT_MARKERS if self.facts else _BUDGET_MARKERS
+        markers = _BUDGET_MARKERS
+        if self.facts:
+            first = data[start : min(end, start + 256)]
+            spaced = first.startswith(b'{"') and b'": ' in first and b'":"' not in first
+            markers += _FACT_MARKERS + _SPACED_FACT_MARKERS if spaced else _FACT_MARKERS
         spans: dict[int, int] = {}
         for marker in markers:
             pos = data.find(marker, start, end)
