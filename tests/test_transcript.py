@@ -522,3 +522,31 @@ def test_fixture_task_tools_become_facts() -> None:
     assert facts_of(facts, "task_update")
     assert facts_of(facts, "prompt")
     assert cursor["first_session_id"] == "ef958aa1-0e93-49f0-bb71-150f63befcd1"
+
+
+def test_a_100_mb_line_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "s.jsonl"
+    with open(path, "wb") as handle:
+        handle.write(asst(1, 1, 0, 100))
+        handle.write(b'{"type":"user","message":{"content":"')
+        block = b"y" * (8 << 20)
+        for _ in range(100 // 8):
+            handle.write(block)
+        handle.write(b'"}}\n')
+        handle.write(asst(2, 2, 0, 200))
+    code = (
+        "import json, resource, sys\n"
+        "from session_state import transcript\n"
+        "cursor, facts = transcript.update(None, sys.argv[1])\n"
+        "print(json.dumps([cursor['long_lines'], cursor['last_usage']['cache_read'], cursor['offset'],\n"
+        "                  resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    long_lines, cache_read, offset, peak_mb = json.loads(done.stdout)
+    assert (long_lines, cache_read, offset) == (1, 200, path.stat().st_size)
+    limit_mb = (transcript.MAX_LINE + transcript.BLOCK) // (1 << 20) + 40  # held bytes + interpreter
+    assert peak_mb < limit_mb
