@@ -327,3 +327,35 @@ def test_atomic_write_in_a_folder_without_write_permission(tmp_path: Path) -> No
     assert int(out.stdout.split()[1]) in (errno.EACCES, errno.EPERM)
     assert (folder / "state.json").read_bytes() == b"old"
     assert os.listdir(folder) == ["state.json"]
+
+
+BUG_TEMP = (
+    "bug: temp files of writers killed between mkstemp and rename are never removed (46 of 200 "
+    "crash trials left one, each up to the payload's size); nothing in the plugin sweeps them"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=BUG_TEMP)
+def test_stale_temp_files_of_killed_writers_are_swept(tmp_path: Path) -> None:
+    """Kill writers until temp files are left, age them past an hour, write the target once
+    more: the stale ones should be gone (fresh ones may belong to a live writer)."""
+    target = tmp_path / "target"
+    atomic_write(target, initial_payload(0))
+    rng = random.Random(3)
+    for trial in range(60):
+        child = spawn(tmp_path, first=(trial + 1) * 1000, seed=trial, mode="write")
+        assert child.stdout.readline() == "R\n"
+        time.sleep(rng.uniform(0, 0.05))
+        child.kill()
+        child.wait()
+        child.stdout.close()
+        if any(e.endswith(".tmp") for e in os.listdir(tmp_path)):
+            break
+    stale = [tmp_path / e for e in os.listdir(tmp_path) if e.endswith(".tmp")]
+    if not stale:
+        pytest.skip("no kill landed between mkstemp and rename in 60 tries")
+    old = time.time() - 2 * 3600
+    for p in stale:
+        os.utime(p, (old, old))
+    atomic_write(target, initial_payload(1))
+    assert [e for e in os.listdir(tmp_path) if e.endswith(".tmp")] == []
