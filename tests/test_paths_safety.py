@@ -276,3 +276,23 @@ def test_intermediate_folders_are_0700_with_umask_0(tmp_path: Path, umask0) -> N
     assert mode(root / "sessions") == 0o700
     ensure_dir(sdir / "markers" / "deep" / "er")
     assert mode(sdir / "markers") == 0o700 and mode(sdir / "markers" / "deep") == 0o700
+
+
+BUG_PORTABLE = (
+    "bug: safe_id passes names that are not distinct or not usable on Windows/macOS file systems: "
+    "device names (CON, nul.txt), a trailing dot or space (Windows drops it: 'abc.' is 'abc'), and "
+    "ids differing only in case (one folder on case-insensitive file systems)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=BUG_PORTABLE)
+def test_safe_id_is_portable_across_file_systems() -> None:
+    for name in ("CON", "con", "NUL", "nul.txt", "COM1", "lpt9", "AUX", "PRN.log"):
+        assert not re.fullmatch(r"(?i)(con|prn|aux|nul|com\d|lpt\d)(\..*)?", safe_id(name)), name
+    for name in ("abc.", "abc-.", "x" * 20 + "."):
+        assert not safe_id(name).endswith("."), name
+    pairs = [("Session-A", "session-a"), ("ABC", "abc"), ("agent-AB12", "agent-ab12")]
+    for a, b in pairs:
+        assert safe_id(a).lower() != safe_id(b).lower(), (a, b)
+    sid = str(uuid.uuid4())
+    assert safe_id(sid) == sid  # Claude Code's lower-case UUIDs stay readable
