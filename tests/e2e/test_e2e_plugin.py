@@ -28,6 +28,7 @@ from .harness import (
     attachments,
     first_model_request,
     injected_contexts,
+    python_on_path,
     read_jsonl,
     wait_for,
 )
@@ -112,6 +113,11 @@ def sc(e2e_tmp, claude_bin, e2e_notes) -> Scenario:
     ])
     try:
         assert str(REPO_ROOT / ".venv" / "bin") not in env.path.split(":"), env.path
+        py, ver = python_on_path(env.path)
+        assert py and ver and ver >= (3, 10), (
+            f"the plugin needs a system python3 >= 3.10 on PATH (without the dev venv); found {py} {ver} "
+            f"on {env.path}")
+        e2e_notes.append(f"e2e plugin python on PATH: {py} {'.'.join(map(str, ver))}")
 
         s.step("install", lambda: env.install_plugin())
 
