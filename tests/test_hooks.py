@@ -365,3 +365,22 @@ def test_a_2_1_330_fork_finds_its_parent_by_the_history_it_copied(sandbox: Sandb
     assert len(state.tasks) == 6  # the fork starts from the parent's work
     parent_journal = (sandbox.session_dir(parent) / "journal.jsonl").read_text()
     assert f'"session_id":"{fork}"' in parent_journal and "fork_child" in parent_journal
+
+
+def test_a_stable_launcher_survives_plugin_updates_for_the_status_line(sandbox: Sandbox) -> None:
+    """The status line runs outside the Bash tool: settings.json gets a path that never moves."""
+    transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
+    sandbox.run("SessionStart", sandbox.payload("SessionStart__startup.json", session_id=TASKS_SESSION, transcript_path=str(transcript)))
+    launcher = sandbox.data / "bin" / "session-state"
+    assert str(REPO / "bin" / "session-state") in launcher.read_text()
+    env = {**sandbox.env, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    settings_file = sandbox.tmp / "settings.json"
+    settings_file.write_text('{"theme": "dark"}\n')
+    proc = subprocess.run(["sh", str(launcher), "install-statusline", "--settings", str(settings_file)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    command = json.loads(settings_file.read_text())["statusLine"]["command"]
+    assert command == f"sh {launcher} statusline"
+    line = subprocess.run(command, shell=True, input=json.dumps({"session_id": TASKS_SESSION, "transcript_path": str(transcript), "cwd": str(sandbox.project)}),
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert line.returncode == 0 and "%" in line.stdout and "\n" not in line.stdout.strip()

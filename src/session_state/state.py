@@ -258,7 +258,8 @@ def apply_cursor(state: SessionState, cursor: dict[str, Any], budget: dict[str, 
     state.transcript_path = cursor.get("path") or state.transcript_path
     model = cursor.get("model_selected") or (cursor.get("last_usage") or {}).get("model")
     if model and model != state.model:
-        if state.model is not None:
+        # `[1m]` and letter case do not make another model; a recovered or ended state keeps its mark
+        if state.model is not None and _base_model(model) != _base_model(state.model) and state.status not in ("recovered", "ended"):
             state.status = "context_switch"
         state.model = model
     state.git_branch = cursor.get("git_branch") or state.git_branch
@@ -275,6 +276,10 @@ def apply_cursor(state: SessionState, cursor: dict[str, Any], budget: dict[str, 
                 state.status = "token_warning"
         elif state.status == "token_warning":
             state.status = "active"
+
+
+def _base_model(model: str) -> str:
+    return model.lower().removesuffix("[1m]")
 
 
 def git_status(cwd: str | None) -> tuple[str | None, bool | None]:

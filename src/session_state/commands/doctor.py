@@ -94,7 +94,7 @@ def environment() -> Check:
         return Check(
             "python environment",
             "fail",
-            f"setting it up failed at step {failure.get('phase', '?')}: {str(failure.get('error', ''))[:160]}",
+            f"setting it up failed at step {failure.get('phase', '?')}: {str(failure.get('stderr_tail') or failure.get('rc') or '').strip()[-160:]}",
             f"see {info.get('log')}; it is retried automatically"
             + (f" in {info.get('retry_in_s')} s" if info.get("retry_in_s") else ""),
         )

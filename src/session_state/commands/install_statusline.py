@@ -20,8 +20,29 @@ from typing import Any
 from session_state.commands import _common
 
 KEY = "statusLine"
-COMMAND = "session-state statusline"
-OURS = {"type": "command", "command": COMMAND}
+
+
+def statusline_command() -> str:
+    """The command to put in settings.json, as an absolute path that survives plugin updates.
+
+    Claude Code runs the status line outside the Bash tool, so the PATH that SessionStart
+    extends there does not apply; the plugin's own folder changes with every update. The
+    launcher that SessionStart keeps in the plugin's data folder has a stable path.
+    """
+    import shlex
+    import shutil
+
+    from session_state import paths
+
+    stable = paths.data_root() / "bin" / "session-state"
+    if stable.is_file():
+        return f"sh {shlex.quote(str(stable))} statusline"
+    found = shutil.which("session-state")
+    return f"{shlex.quote(found)} statusline" if found else "session-state statusline"
+
+
+def ours() -> dict[str, str]:
+    return {"type": "command", "command": statusline_command()}
 
 
 def register(subparsers: Any) -> None:
@@ -29,7 +50,7 @@ def register(subparsers: Any) -> None:
         subparsers,
         "install-statusline",
         "show the budget in Claude Code's status line (edits your settings.json)",
-        f'Add "{KEY}": {json.dumps(OURS)} to Claude Code\'s user settings ($CLAUDE_CONFIG_DIR/settings.json or '
+        f'Add "{KEY}": {{"type": "command", "command": ".../session-state statusline"}} to Claude Code\'s user settings ($CLAUDE_CONFIG_DIR/settings.json or '
         "~/.claude/settings.json), keeping everything else in the file as it is, with a timestamped backup beside it.",
         ["session-state install-statusline", "session-state install-statusline --settings ./settings.json --force"],
     )
@@ -117,21 +138,21 @@ def insert(text: str) -> str:
     """`text` with our statusLine added as the last member (indentation copied from the file)."""
     found, open_end, close = members(text)
     if not found:
-        value = json.dumps(OURS, indent=2).replace("\n", "\n  ")
+        value = json.dumps(ours(), indent=2).replace("\n", "\n  ")
         return text[:open_end] + f'\n  "{KEY}": {value}\n' + text[close:]
     last = found[-1]
     indent = _indent_of(text, last)
     if indent or "\n" in text[open_end : found[0].key_start]:
-        value = json.dumps(OURS, indent=len(indent.expandtabs()) or 2).replace("\n", "\n" + indent)
+        value = json.dumps(ours(), indent=len(indent.expandtabs()) or 2).replace("\n", "\n" + indent)
         addition = f',\n{indent}"{KEY}": {value}'
     else:  # a one-line object: stay on one line
-        addition = f', "{KEY}": {json.dumps(OURS)}'
+        addition = f', "{KEY}": {json.dumps(ours())}'
     return text[: last.value_end] + addition + text[last.value_end :]
 
 
 def replace(text: str, member: Member) -> str:
     indent = _indent_of(text, member)
-    value = json.dumps(OURS, indent=len(indent.expandtabs()) or 2).replace("\n", "\n" + indent) if indent else json.dumps(OURS)
+    value = json.dumps(ours(), indent=len(indent.expandtabs()) or 2).replace("\n", "\n" + indent) if indent else json.dumps(ours())
     return text[: member.value_start] + value + text[member.value_end :]
 
 
@@ -145,7 +166,11 @@ def remove(text: str, found: list[Member], index: int, open_end: int, close: int
 
 
 def is_ours(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("type") == "command" and str(value.get("command", "")).strip() == COMMAND
+    command = str(value.get("command", "")).strip() if isinstance(value, dict) else ""
+    return isinstance(value, dict) and value.get("type") == "command" and (
+        command == statusline_command() or command.endswith("session-state statusline")
+        or command.endswith("session-state' statusline")
+    )
 
 
 # --- the commands -----------------------------------------------------------------------------
@@ -197,7 +222,7 @@ def run_install(args: argparse.Namespace) -> int:
     path = settings_path(args.settings)
     old = _read(path)
     if old is None or not old.strip():
-        new = json.dumps({KEY: OURS}, indent=2) + "\n"
+        new = json.dumps({KEY: ours()}, indent=2) + "\n"
     else:
         found, _, _ = _parse(path, old)
         current = next((m for m in reversed(found) if m.key == KEY), None)  # JSON's last duplicate wins

@@ -77,15 +77,39 @@ def expose_cli() -> None:
     import shlex
     from pathlib import Path
 
+    bin_dir = Path(__file__).resolve().parents[3] / "bin"
+    _stable_launcher(bin_dir)
     env_file = os.environ.get("CLAUDE_ENV_FILE")
     if not env_file:
         return
-    bin_dir = Path(__file__).resolve().parents[3] / "bin"
     line = f'export PATH={shlex.quote(str(bin_dir))}:"$PATH"\n'
     try:
         with open(env_file, "a+", encoding="utf-8") as handle:
             handle.seek(0)
             if line not in handle.read():
                 handle.write(line)
+    except OSError:
+        pass
+
+
+def _stable_launcher(bin_dir: "Path") -> None:
+    """Keep <plugin data>/bin/session-state pointing at this version of the plugin.
+
+    The plugin folder is a versioned cache copy that changes on every update; the status line
+    command in the user's settings needs a path that does not.
+    """
+    import os
+    import shlex
+
+    from session_state import fsutil, paths
+
+    target = paths.data_root() / "bin" / "session-state"
+    body = f'#!/bin/sh\n# session-state: kept current by the plugin at each session start\nexec sh {shlex.quote(str(bin_dir / "session-state"))} "$@"\n'.encode()
+    try:
+        if fsutil.read_bytes(target) == body:
+            return
+        paths.ensure_dir(target.parent)
+        fsutil.atomic_write(target, body)
+        os.chmod(target, 0o700)
     except OSError:
         pass
