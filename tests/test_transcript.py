@@ -352,6 +352,10 @@ def test_subagent_files_fold_into_totals_with_their_own_cursors(tmp_path: Path) 
     cursor, _ = transcript.update(roundtrip(cursor), path, facts=False)
     assert cursor["totals"]["output_tokens"] == 42
     assert cursor["subagents"]["agent-a1.jsonl"]["offset"] == (sub_dir / "agent-a1.jsonl").stat().st_size
+    append(sub_dir / "agent-b2.jsonl", *(asst(1, 1, side=True) for _ in range(transcript.SUB_DEDUP_WINDOW * 3)))
+    cursor, _ = transcript.update(roundtrip(cursor), path, facts=False)
+    assert len(cursor["subagents"]["agent-b2.jsonl"]["dedup"]) == transcript.SUB_DEDUP_WINDOW
+    assert cursor["totals"]["output_tokens"] == 42 + transcript.SUB_DEDUP_WINDOW * 3
 
 
 def test_2_0_agent_files_beside_the_session_are_kept_apart(tmp_path: Path) -> None:

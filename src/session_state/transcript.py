@@ -31,6 +31,7 @@ BLOCK = 8 << 20  # bytes read per system call
 MAX_LINE = 16 << 20  # a longer line is skipped (at most MAX_LINE + BLOCK bytes are held); >= BLOCK
 ORJSON_AT = 1 << 20  # pending bytes above which orjson's import pays for itself
 DEDUP_WINDOW = 32  # recent (message.id, requestId) keys kept; in the corpus duplicates are adjacent
+SUB_DEDUP_WINDOW = 8  # per subagent file: a session may have hundreds, all inside cursor.json
 PENDING_MAX = 64  # tool_use ids waiting for their result (TaskCreate ids come in the result)
 FOREIGN_MAX = 2048  # 2.0.x agent files known to belong to other sessions
 PROMPT_CHARS = 2000
@@ -447,7 +448,7 @@ class _Reader:
             for name, value in zip(USAGE_KEYS, figures):
                 totals[name] += value
             self.dedup[key] = figures
-            if len(self.dedup) > DEDUP_WINDOW:
+            if len(self.dedup) > (DEDUP_WINDOW if self.c["kind"] == "main" else SUB_DEDUP_WINDOW):
                 del self.dedup[next(iter(self.dedup))]
         elif sum(figures) > sum(old):
             for name, new, was in zip(USAGE_KEYS, figures, old):
