@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -297,12 +298,12 @@ def test_full_disk_or_read_only_state_folder_is_said_once(sandbox: Sandbox, kind
     transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
     state_dir = sandbox.project / ".claude"
     state_dir.mkdir()
-    if not _mount(["-t", "tmpfs", "-o", "size=256k", "tmpfs", str(state_dir)]):
+    if not _mount(["-t", "tmpfs", "-o", "size=2m", "tmpfs", str(state_dir)]):
         pytest.skip("cannot mount a tmpfs here")
     try:
         run_session(sandbox, TASKS_SESSION, transcript)  # works while there is room
         if kind == "full":
-            with open(state_dir / "filler", "wb") as f:
+            with open(state_dir / "filler", "wb", buffering=0) as f:
                 try:
                     while True:
                         f.write(b"\0" * 65536)
@@ -384,3 +385,45 @@ def test_a_stable_launcher_survives_plugin_updates_for_the_status_line(sandbox: 
     line = subprocess.run(command, shell=True, input=json.dumps({"session_id": TASKS_SESSION, "transcript_path": str(transcript), "cwd": str(sandbox.project)}),
                           capture_output=True, text=True, env=env, timeout=60)
     assert line.returncode == 0 and "%" in line.stdout and "\n" not in line.stdout.strip()
+
+
+def test_stop_waits_for_the_reply_it_reports_to_reach_the_transcript(sandbox: Sandbox) -> None:
+    """2.1.330 under load can run Stop before the last assistant line is written (seen in e2e)."""
+    import threading
+
+    sid = "88888888-0000-4000-8000-000000000001"
+    transcript = sandbox.transcripts / f"{sid}.jsonl"
+    transcript.write_text(_usage_line("m1", 1200, "u1") + "\n")
+    late = json.loads(_usage_line("m2", 150_000, "u2"))
+    late["message"]["content"] = [{"type": "text", "text": "Refactored the parser and all tests pass now"}]
+
+    def flush_later() -> None:
+        time.sleep(0.25)
+        with transcript.open("a") as f:
+            f.write(json.dumps(late) + "\n")
+
+    writer = threading.Thread(target=flush_later)
+    writer.start()
+    stop = sandbox.payload("Stop.json", session_id=sid, transcript_path=str(transcript),
+                           last_assistant_message="Refactored the parser and all tests pass now")
+    assert sandbox.run("Stop", stop).code == 0
+    writer.join()
+    usage = [json.loads(x) for x in (sandbox.session_dir(sid) / "usage.jsonl").read_text().splitlines()]
+    assert usage[-1]["context_tokens"] == 150_000  # not the previous turn's 1,200
+
+
+def test_a_fork_whose_transcript_appears_after_its_first_turn_finds_its_parent(sandbox: Sandbox) -> None:
+    """2.1.330 writes a fork's transcript only when its first turn ends (measured in e2e)."""
+    parent = TASKS_SESSION
+    sandbox.copy_transcript(TASKS_TRANSCRIPT, parent)
+    fork = "99999999-0000-4000-8000-000000000001"
+    forked = sandbox.transcripts / f"{fork}.jsonl"
+    start = sandbox.payload("SessionStart__fork.json", session_id=fork, transcript_path=str(forked))
+    out = assert_accepted("SessionStart", sandbox.run("SessionStart", start))
+    assert "12,946" in out["hookSpecificOutput"]["additionalContext"]  # the payload's context_tokens
+    lines = [json.loads(raw) for raw in TASKS_TRANSCRIPT.read_text().splitlines()]
+    forked.write_text("".join(json.dumps({**l, "sessionId": fork} if "sessionId" in l else l) + "\n" for l in lines))
+    assert sandbox.run("Stop", sandbox.payload("Stop.json", session_id=fork, transcript_path=str(forked))).code == 0
+    sandbox.wait_refresh(fork)
+    state = models.SessionState.model_validate_json((sandbox.session_dir(fork) / "state.json").read_bytes())
+    assert state.lineage.parent_session_id == parent and "fork" in state.lineage.sources

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from session_state import budget as budget_mod
-from session_state import checkpoints, handoff, journal, notices, paths, project, settings, state, store
+from session_state import checkpoints, handoff, journal, lineage, notices, paths, project, settings, state, store
 from session_state.models import Checkpoint, SessionState
 
 from session_state.background import PENDING
@@ -82,6 +82,10 @@ def materialize(
         current.journal_offset = end
         if cursor:
             state.apply_cursor(current, cursor, budget)
+        new_parent = None
+        if "fork" in current.lineage.sources and current.lineage.parent_session_id is None:
+            new_parent = lineage.find_fork_parent(session_id, transcript_path or current.transcript_path)
+            current.lineage.parent_session_id = new_parent
         if branch is not None:
             current.git_branch, current.git_dirty = branch, dirty
         cp = None
@@ -90,6 +94,8 @@ def materialize(
         if trigger or (changed and checkpoints.due(current, interval)):
             cp = checkpoints.take(sdir, current, trigger or "interval", cfg)
         state.save(sdir, current)
+    if new_parent:
+        lineage.note_fork(root, new_parent, session_id)
     result = Result(state=current, session_dir=sdir, checkpoint=cp, recovered=recovered, budget=budget)
     if write_handoff:
         pkg = handoff.build(current, root, cfg)

@@ -80,76 +80,6 @@ def _session_id_of(sdir: Path, cursor: dict[str, Any]) -> str:
     return Path(path).stem if path else sdir.name
 
 
-def find_fork_parent(session_id: str, transcript_path: str | None, max_files: int = 50) -> str | None:
-    """The session this fork was made from, found by the history it copied.
-
-    Claude Code 2.1.330 rewrites `sessionId` in a fork's copied lines but keeps their `uuid`s
-    (older versions kept the parent's sessionId, which the transcript reader records as
-    `first_session_id`). The last uuid copied into the fork was the parent's last line at
-    the moment of forking, so the newest sibling transcript that contains it is the parent.
-    """
-    if not transcript_path:
-        return None
-    path = Path(transcript_path)
-    anchor = _last_uuid(path)
-    if anchor is None:
-        return None
-    needle = anchor.encode()
-    siblings = []
-    for candidate in path.parent.glob("*.jsonl"):
-        if candidate.stem == session_id:
-            continue
-        try:
-            siblings.append((candidate.stat().st_mtime, candidate))
-        except OSError:
-            continue
-    for _, candidate in sorted(siblings, reverse=True)[:max_files]:
-        if _contains(candidate, needle):
-            return candidate.stem
-    return None
-
-
-def _last_uuid(path: Path, tail_bytes: int = 1 << 20) -> str | None:
-    import json
-
-    try:
-        with path.open("rb") as handle:
-            size = handle.seek(0, 2)
-            handle.seek(max(0, size - tail_bytes))
-            tail = handle.read()
-    except OSError:
-        return None
-    for line in reversed(tail.splitlines()):
-        if b'"uuid"' not in line:
-            continue
-        try:
-            value = json.loads(line).get("uuid")
-        except (ValueError, AttributeError):
-            continue
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def _contains(path: Path, needle: bytes) -> bool:
-    import mmap
-
-    try:
-        with path.open("rb") as handle:
-            if handle.seek(0, 2) == 0:
-                return False
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                return data.find(needle) != -1
-    except (OSError, ValueError):
-        return False
-
-
-def note_fork(where: Any, parent_id: str, child_id: str) -> None:
-    """Tell the parent's record that it was forked (its `sessions` listing shows the fork)."""
-    parent_dir = paths.session_dir(where.root, parent_id)
-    journal.record(parent_dir, "fork_child", f"fork:{child_id}", session_id=child_id)
-
-
 def latest_unclaimed(where: Any, max_age_h: float) -> tuple[Path, handoff.HandoffPackage] | None:
     now = time.time()
     for mtime, sdir in _candidates(where.root, where.session_id):
@@ -170,10 +100,11 @@ def _has_work(pkg: handoff.HandoffPackage) -> bool:
     return bool(snap.critical_context or snap.active_todos or pkg.task_context.completed_steps)
 
 
-def _budget_line(result: refresh.Result) -> str:
+def _budget_line(result: refresh.Result, reported: int | None = None) -> str:
     b = result.budget
-    if not b:
-        return "context unknown"
+    if not b or (b.get("context_tokens") is None and reported):
+        # a fork or resume whose transcript is not readable yet: Claude Code's own figure
+        return f"context {reported:,} tokens (as Claude Code reported it)" if reported else "context unknown"
     if b.get("percent") is None:
         return f"context unknown since the last compaction (window {b.get('context_window', 0):,})"
     left = b.get("tokens_to_autocompact")
@@ -181,7 +112,8 @@ def _budget_line(result: refresh.Result) -> str:
     return f"context {b['percent']:.0f}% of {b['context_window']:,} ({b.get('level')}){room}"
 
 
-def context_for(source: str, where: Any, result: refresh.Result, claimed: Claimed | None, cap: int) -> str:
+def context_for(source: str, where: Any, result: refresh.Result, claimed: Claimed | None, cap: int,
+                reported_tokens: int | None = None) -> str:
     own = result.handoff_path or where.session_dir / handoff.TOON
     if source == "compact":
         pkg = handoff.build(result.state, where.root, where.settings)
@@ -210,9 +142,9 @@ def context_for(source: str, where: Any, result: refresh.Result, claimed: Claime
     if source == "fork":
         parent = result.state.lineage.parent_session_id
         of = f"a fork of session {parent}" if parent else "a fork"
-        return f"session-state: this session is {of}; {_budget_line(result)}. Its handoff: {own}"
+        return f"session-state: this session is {of}; {_budget_line(result, reported_tokens)}. Its handoff: {own}"
     if source == "resume":
-        return f"session-state: resumed session {where.session_id}; {_budget_line(result)}. Handoff: {own}"
+        return f"session-state: resumed session {where.session_id}; {_budget_line(result, reported_tokens)}. Handoff: {own}"
     return ""
 
 

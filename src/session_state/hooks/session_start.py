@@ -33,10 +33,6 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
         claimed = continuity.claim_cleared(where)
         if claimed is not None:
             fields["previous_session_id"] = claimed.session_id
-    if source == "fork":
-        parent = continuity.find_fork_parent(inp.session_id, inp.transcript_path)
-        if parent:
-            fields["parent_session_id"] = parent
     turn.record_turn(payload, "SessionStart", where=where, spawn=False)
     result = refresh.materialize(
         where.project,
@@ -44,13 +40,11 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
         transcript_path=inp.transcript_path,
         facts=[("session_start", f"start:{source}:{now}", fields)],
     )
-    if source == "fork" and result.state.lineage.parent_session_id:
-        continuity.note_fork(where, result.state.lineage.parent_session_id, inp.session_id)
     if source == "startup":
         project.write_context(where.root, where.project)
         checkpoints.prune(where.root, where.settings)
     cap = int(where.settings.get("inject_cap_chars", 9000))
-    text = continuity.context_for(source, where, result, claimed, cap)
+    text = continuity.context_for(source, where, result, claimed, cap, inp.context_tokens)
     user, model_note = notices.merge(notices.take(where.session_dir))
     if model_note:
         text = f"{text}\n\n{model_note}" if text else model_note

@@ -18,6 +18,7 @@ def validate(payload: Any) -> dict[str, Any]:
 def handle(payload: dict[str, Any]) -> dict[str, Any] | None:
     from session_state.hooks import turn
 
+    turn.await_flush(payload.get("transcript_path"), payload.get("last_assistant_message"))
     outcome = turn.record_turn(payload, "Stop")
     if outcome.critical_block:
         from session_state import output

@@ -39,6 +39,54 @@ def locate(payload: dict[str, Any]) -> Where:
     return Where(session_id, project, root, paths.session_dir(root, session_id), settings.load(project))
 
 
+FLUSH_WAIT_S = 0.6
+_TAIL_BYTES = 256 * 1024
+
+
+def await_flush(transcript_path: str | None, message: str | None, timeout: float = FLUSH_WAIT_S) -> bool:
+    """Wait (bounded) until the transcript holds the reply that Stop is reporting.
+
+    Measured on 2.1.330 under load: Stop can start before Claude Code has written the turn's
+    last assistant line, and the budget would then lag a whole turn. The reply's closing
+    words, in characters that JSON never escapes, show whether it is on disk yet.
+    """
+    snippet = _closing_words(message or "")
+    if not snippet or not transcript_path:
+        return True
+    import time
+
+    needle = snippet.encode()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open(transcript_path, "rb") as handle:
+                size = handle.seek(0, 2)
+                handle.seek(max(0, size - _TAIL_BYTES))
+                if needle in handle.read():
+                    return True
+        except OSError:
+            return False
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
+def _closing_words(message: str, want: int = 24) -> str:
+    """The last run of plain ASCII letters, digits and spaces (at least 8 characters)."""
+    run: list[str] = []
+    for ch in reversed(message):
+        if ch.isascii() and (ch.isalnum() or ch == " "):
+            run.append(ch)
+            if len(run) >= want:
+                break
+        elif len(run) >= 8:
+            break
+        else:
+            run = []
+    text = "".join(reversed(run)).strip()
+    return text if len(text) >= 8 else ""
+
+
 def record_turn(payload: dict[str, Any], event: str, *, where: Where | None = None, spawn: bool = True) -> Outcome:
     where = where or locate(payload)
     cursor = journal.sync(where.session_dir, payload.get("transcript_path"))
