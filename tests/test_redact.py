@@ -330,14 +330,16 @@ def _timed(text: str) -> float:
 def test_throughput_on_session_text():
     """MB/s on a realistic mix: the planted session's JSON text repeated to ~4 MB."""
     session = build_session(0)
-    unit = session.transcript + session.subagent_transcript
+    # without <private> tags: the unclosed one would drop everything after it and flatter the figure
+    unit = re.sub(r"(?i)</?private>", "", session.transcript + session.subagent_transcript)
     text = unit * max(1, 4_000_000 // len(unit))
     t0 = time.perf_counter()
     out = redact_text(text)
     dt = time.perf_counter() - t0
     print(f"\nredact_text: {len(text) / 1e6:.1f} MB in {dt:.2f} s = {len(text) / 1e6 / dt:.1f} MB/s")
-    assert "[REDACTED:" in out
-    assert not [s for s in session.secrets() if leaks(json.dumps(s)[1:-1], out)]
+    copies = len(text) // len(unit)
+    assert out.count("[REDACTED:") >= 100 * copies  # every copy was really scanned
+    assert not [s for s in session.secrets() if leaks(json.dumps(s)[1:-1], out) and not s.startswith(("my SSN", "home address", "unterminated"))]
     assert len(text) / 1e6 / dt > 2.0
 
 
