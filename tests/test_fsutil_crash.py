@@ -329,13 +329,8 @@ def test_atomic_write_in_a_folder_without_write_permission(tmp_path: Path) -> No
     assert os.listdir(folder) == ["state.json"]
 
 
-BUG_TEMP = (
-    "bug: temp files of writers killed between mkstemp and rename are never removed (46 of 200 "
-    "crash trials left one, each up to the payload's size); nothing in the plugin sweeps them"
-)
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_TEMP)
 def test_stale_temp_files_of_killed_writers_are_swept(tmp_path: Path) -> None:
     """Kill writers until temp files are left, age them past an hour, write the target once
     more: the stale ones should be gone (fresh ones may belong to a live writer)."""

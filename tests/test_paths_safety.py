@@ -1,8 +1,5 @@
 """paths.safe_id / session_dir against hostile ids, fsutil against planted symlinks, and modes.
 
-Tests marked xfail(strict=True) are bugs found here and reported to the owner of paths.py /
-fsutil.py with a proposed patch; they start failing (XPASS) once fixed, so the marker goes.
-
 Env: SESSION_STATE_SAFE_ID_EXAMPLES (hypothesis examples, default 1500),
 SESSION_STATE_SAFE_ID_SAMPLE (injectivity sample size, default 100,000).
 """
@@ -164,14 +161,8 @@ def test_symlinked_session_dir_is_refused_by_ensure_dir(planted) -> None:
     assert snapshot(outside) == before
 
 
-BUG_PARENT = (
-    "bug: fsutil checks only the last path component; a symlinked session folder (or markers/, "
-    "checkpoints/) inside the state root is followed, so writes land outside the root and reads "
-    "return outside files"
-)
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_PARENT)
 @pytest.mark.parametrize("op", ["atomic_write", "append_record", "create_exclusive", "read_bytes"])
 def test_symlinked_session_dir_is_not_followed_by_file_primitives(planted, op: str) -> None:
     root, outside, victim = planted
@@ -193,13 +184,8 @@ def test_symlinked_session_dir_is_not_followed_by_file_primitives(planted, op: s
     assert snapshot(outside) == before, "something outside the root changed"
 
 
-BUG_ANCESTOR = (
-    "bug: paths.ensure_dir stops its walk at the first existing ancestor without checking it; "
-    "when sessions/ itself is a symlink the session folder is created outside the state root"
-)
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_ANCESTOR)
 def test_symlinked_sessions_folder_is_refused(tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir()
@@ -278,14 +264,8 @@ def test_intermediate_folders_are_0700_with_umask_0(tmp_path: Path, umask0) -> N
     assert mode(sdir / "markers") == 0o700 and mode(sdir / "markers" / "deep") == 0o700
 
 
-BUG_PORTABLE = (
-    "bug: safe_id passes names that are not distinct or not usable on Windows/macOS file systems: "
-    "device names (CON, nul.txt), a trailing dot or space (Windows drops it: 'abc.' is 'abc'), and "
-    "ids differing only in case (one folder on case-insensitive file systems)"
-)
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_PORTABLE)
 def test_safe_id_is_portable_across_file_systems() -> None:
     for name in ("CON", "con", "NUL", "nul.txt", "COM1", "lpt9", "AUX", "PRN.log"):
         assert not re.fullmatch(r"(?i)(con|prn|aux|nul|com\d|lpt\d)(\..*)?", safe_id(name)), name

@@ -7,12 +7,20 @@ Files are created 0600 and symlinks are never followed for writes.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
+
+
+def _check_parent(path: Path) -> None:
+    """Refuse a symlinked folder right above the file (a session folder, markers/,
+    checkpoints/ planted as a link would send writes outside the state root)."""
+    if os.path.islink(os.path.dirname(os.fspath(path)) or "."):
+        raise OSError(errno.ELOOP, "refusing a symlinked folder", os.path.dirname(os.fspath(path)))
 
 
 def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
@@ -22,6 +30,7 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     file behind; caches that can be rebuilt from the transcript skip it.
     """
     path = Path(path)
+    _check_parent(path)
     if path.is_symlink():
         raise OSError(f"refusing to replace symlink {path}")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -39,6 +48,33 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
         except OSError:
             pass
         raise
+    _sweep_stale_temps(path)
+
+
+STALE_TEMP_S = 3600
+
+
+def _sweep_stale_temps(path: Path) -> None:
+    """Remove this target's temp files left by writers killed before their rename.
+
+    Only ours (`.<name>.*.tmp`) and only when older than an hour: a younger one may belong to
+    a writer still running. One listdir of a small folder; errors are ignored.
+    """
+    prefix = f".{path.name}."
+    try:
+        names = [n for n in os.listdir(path.parent) if n.startswith(prefix) and n.endswith(".tmp")]
+        if not names:
+            return
+        import time
+
+        cutoff = time.time() - STALE_TEMP_S
+        for name in names:
+            stale = path.parent / name
+            st = os.lstat(stale)
+            if st.st_mtime < cutoff and not os.path.islink(stale):
+                os.unlink(stale)
+    except OSError:
+        pass
 
 
 def _replace(src: str, dst: Path) -> None:
@@ -64,6 +100,7 @@ def append_record(path: Path, line: bytes) -> None:
     """
     if not line.endswith(b"\n"):
         line += b"\n"
+    _check_parent(path)
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _BINARY, 0o600)
     try:
         size = os.fstat(fd).st_size
@@ -84,6 +121,7 @@ def create_exclusive(path: Path, data: bytes = b"") -> bool:
     This is the lock-free "exactly once" used for budget crossings and injection
     fingerprints: among any number of racing processes exactly one gets True.
     """
+    _check_parent(path)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY, 0o600)
     except FileExistsError:
@@ -111,6 +149,7 @@ def claim(src: Path, dst: Path) -> bool:
 
 def read_bytes(path: Path, *, limit: int | None = None) -> bytes | None:
     """Read a file without following a symlink; None when it is missing."""
+    _check_parent(path)
     try:
         fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY)
     except (FileNotFoundError, NotADirectoryError):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 STATE_DIR_ENV = "SESSION_STATE_DIR"
 _SAFE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_DEVICE = re.compile(r"(?:con|prn|aux|nul|com\d|lpt\d)(?:\..*)?")
 _GITIGNORE = "# session-state: per-user session data, never commit it\n*\n"
 
 
@@ -29,7 +30,13 @@ def safe_id(value: object) -> str:
     becomes a stable encoded name, so two different inputs never share a folder.
     """
     text = value if isinstance(value, str) else repr(value)
-    if _SAFE.fullmatch(text) and text not in (".", "..") and not text.startswith("."):
+    if (
+        _SAFE.fullmatch(text)
+        and not text.startswith(".")
+        and not text.endswith(".")  # Windows drops a trailing dot: "abc." would be "abc"
+        and text == text.lower()  # case-insensitive file systems: "ABC" would be "abc"
+        and not _DEVICE.fullmatch(text)  # CON, nul.txt, com1 are devices on Windows
+    ):
         return text
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     stem = re.sub(r"[^A-Za-z0-9_-]", "_", text)[:40].strip("_") or "id"
@@ -66,7 +73,11 @@ def sessions_dir(root: Path) -> Path:
 
 
 def session_dir(root: Path, session_id: str, *, create: bool = True) -> Path:
-    path = root / "sessions" / safe_id(session_id)
+    sessions = root / "sessions"
+    path = sessions / safe_id(session_id)
+    for folder in (sessions, path):
+        if folder.is_symlink():  # a planted link would move the session outside the root
+            raise OSError(f"refusing to use symlinked folder {folder}")
     if create:
         ensure_dir(path)
     return path
