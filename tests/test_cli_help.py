@@ -61,8 +61,8 @@ def test_every_example_runs(fresh: Project, tmp_path) -> None:  # noqa: ANN001
             seen.add(example)
             text = (
                 example.replace("<CHECKPOINT-ID>", checkpoint)
+                .replace("/tmp/", f"{tmp_path}/")  # before the repo path, which may itself be under /tmp
                 .replace("tests/fixtures/", f"{REPO}/tests/fixtures/")
-                .replace("/tmp/", f"{tmp_path}/")
             )
             argv = shlex.split(text)[1:]
             out = fresh.run(*argv, env={"CLAUDE_CODE_SESSION_ID": MAROT_ID})

@@ -423,7 +423,25 @@ def test_a_fork_whose_transcript_appears_after_its_first_turn_finds_its_parent(s
     assert "12,946" in out["hookSpecificOutput"]["additionalContext"]  # the payload's context_tokens
     lines = [json.loads(raw) for raw in TASKS_TRANSCRIPT.read_text().splitlines()]
     forked.write_text("".join(json.dumps({**l, "sessionId": fork} if "sessionId" in l else l) + "\n" for l in lines))
+    with forked.open("a") as f:  # the fork's own first turn: lines no other transcript holds
+        f.write(_usage_line("m-fork-1", 70_000, "fork-own-line-1") + "\n")
     assert sandbox.run("Stop", sandbox.payload("Stop.json", session_id=fork, transcript_path=str(forked))).code == 0
     sandbox.wait_refresh(fork)
     state = models.SessionState.model_validate_json((sandbox.session_dir(fork) / "state.json").read_bytes())
     assert state.lineage.parent_session_id == parent and "fork" in state.lineage.sources
+
+
+def test_a_fork_is_not_mistaken_for_its_sibling_fork(sandbox: Sandbox) -> None:
+    """Two forks of one parent both hold the copied lines; each must name the parent."""
+    parent = TASKS_SESSION
+    sandbox.copy_transcript(TASKS_TRANSCRIPT, parent)
+    lines = [json.loads(raw) for raw in TASKS_TRANSCRIPT.read_text().splitlines()]
+    for n, fork in enumerate(["aaaaaaaa-0000-4000-8000-00000000000a", "bbbbbbbb-0000-4000-8000-00000000000b"]):
+        forked = sandbox.transcripts / f"{fork}.jsonl"
+        forked.write_text("".join(json.dumps({**l, "sessionId": fork} if "sessionId" in l else l) + "\n" for l in lines)
+                          + _usage_line(f"m-own-{n}", 70_000, f"own-line-{n}") + "\n")
+        sandbox.run("SessionStart", sandbox.payload("SessionStart__fork.json", session_id=fork, transcript_path=str(forked)))
+        sandbox.run("Stop", sandbox.payload("Stop.json", session_id=fork, transcript_path=str(forked)))
+        sandbox.wait_refresh(fork)
+        state = models.SessionState.model_validate_json((sandbox.session_dir(fork) / "state.json").read_bytes())
+        assert state.lineage.parent_session_id == parent, (fork, state.lineage)

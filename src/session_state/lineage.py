@@ -15,21 +15,19 @@ from pathlib import Path
 from session_state import journal, paths
 
 
-def find_fork_parent(session_id: str, transcript_path: str | None, max_files: int = 50) -> str | None:
+def find_fork_parent(session_id: str, transcript_path: str | None, root: Path | None = None,
+                     max_files: int = 50, max_uuids: int = 400) -> str | None:
     """The session this fork was made from, found by the history it copied.
 
     Claude Code 2.1.330 rewrites `sessionId` in a fork's copied lines but keeps their `uuid`s
     (older versions kept the parent's sessionId, which the transcript reader records as
-    `first_session_id`). The last uuid copied into the fork was the parent's last line at
-    the moment of forking, so the newest sibling transcript that contains it is the parent.
+    `first_session_id`). Walking the fork's uuids from its end, the first one that a sibling
+    transcript also holds is the last line copied at the fork: its holder is the parent (a
+    grandparent never saw that line; the fork's own new lines are held by nobody).
     """
     if not transcript_path:
         return None
     path = Path(transcript_path)
-    anchor = _last_uuid(path)
-    if anchor is None:
-        return None
-    needle = anchor.encode()
     siblings = []
     for candidate in path.parent.glob("*.jsonl"):
         if candidate.stem == session_id:
@@ -38,20 +36,39 @@ def find_fork_parent(session_id: str, transcript_path: str | None, max_files: in
             siblings.append((candidate.stat().st_mtime, candidate))
         except OSError:
             continue
-    for _, candidate in sorted(siblings, reverse=True)[:max_files]:
-        if _contains(candidate, needle):
-            return candidate.stem
+    siblings = [c for _, c in sorted(siblings, reverse=True)[:max_files]]
+    if not siblings:
+        return None
+    for uuid in _uuids_from_end(path, max_uuids):
+        needle = uuid.encode()
+        holders = [c.stem for c in siblings if _contains(c, needle)]
+        if holders:
+            # another fork of the same parent holds the copied line too; its recorded parent
+            # is then itself a holder, which the true parent's is not
+            own = [h for h in holders if recorded_parent(root, h) not in holders] if root else holders
+            return (own or holders)[0]
     return None
 
 
-def _last_uuid(path: Path, tail_bytes: int = 1 << 20) -> str | None:
+def recorded_parent(root: Path, session_id: str) -> str | None:
+    """The parent a session's saved state names, read leniently (a hint, not a trusted value)."""
+    try:
+        data = json.loads((paths.session_dir(root, session_id, create=False) / "state.json").read_bytes())
+        parent = data["lineage"]["parent_session_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return parent if isinstance(parent, str) else None
+
+
+def _uuids_from_end(path: Path, limit: int, tail_bytes: int = 4 << 20) -> list[str]:
     try:
         with path.open("rb") as handle:
             size = handle.seek(0, 2)
             handle.seek(max(0, size - tail_bytes))
             tail = handle.read()
     except OSError:
-        return None
+        return []
+    found: list[str] = []
     for line in reversed(tail.splitlines()):
         if b'"uuid"' not in line:
             continue
@@ -60,8 +77,10 @@ def _last_uuid(path: Path, tail_bytes: int = 1 << 20) -> str | None:
         except (ValueError, AttributeError):
             continue
         if isinstance(value, str) and value:
-            return value
-    return None
+            found.append(value)
+            if len(found) >= limit:
+                break
+    return found
 
 
 def _contains(path: Path, needle: bytes) -> bool:

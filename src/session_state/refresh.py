@@ -84,7 +84,7 @@ def materialize(
             state.apply_cursor(current, cursor, budget)
         new_parent = None
         if "fork" in current.lineage.sources and current.lineage.parent_session_id is None:
-            new_parent = lineage.find_fork_parent(session_id, transcript_path or current.transcript_path)
+            new_parent = lineage.find_fork_parent(session_id, transcript_path or current.transcript_path, root)
             current.lineage.parent_session_id = new_parent
         if branch is not None:
             current.git_branch, current.git_dirty = branch, dirty
