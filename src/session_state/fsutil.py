@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import tempfile
 from pathlib import Path
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -33,7 +32,7 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     _check_parent(path)
     if path.is_symlink():
         raise OSError(f"refusing to replace symlink {path}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -75,6 +74,17 @@ def _sweep_stale_temps(path: Path) -> None:
                 os.unlink(stale)
     except OSError:
         pass
+
+
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A new 0600 file next to `path` (what tempfile.mkstemp does, without its ~4 ms import)."""
+    for _ in range(100):
+        name = os.path.join(path.parent, f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def _replace(src: str, dst: Path) -> None:

@@ -11,7 +11,6 @@ Layout (see docs/ARCHITECTURE.md):
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -38,6 +37,8 @@ def safe_id(value: object) -> str:
         and not _DEVICE.fullmatch(text)  # CON, nul.txt, com1 are devices on Windows
     ):
         return text
+    import hashlib  # only for ids that need encoding; plain ids skip its import
+
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     stem = re.sub(r"[^A-Za-z0-9_-]", "_", text)[:40].strip("_") or "id"
     return f"{stem}~{digest}"

@@ -9,7 +9,6 @@ nothing the session already saved is touched because one payload was bad.
 from __future__ import annotations
 
 import errno
-import importlib
 import json
 import os
 import sys
@@ -42,7 +41,8 @@ def run(event: str, raw: bytes) -> str:
     from session_state.inputs import InputError
 
     try:
-        handler = importlib.import_module(f"session_state.hooks.{module_name}")
+        __import__(f"session_state.hooks.{module_name}")  # importlib itself would cost a module load
+        handler = sys.modules[f"session_state.hooks.{module_name}"]
         try:
             payload = handler.validate(payload)
         except (InputError, ValueError) as exc:

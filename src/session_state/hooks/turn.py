@@ -7,7 +7,6 @@ before they materialize, so that budget crossings are detected the same way ever
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +15,26 @@ from session_state import budget, fsutil, journal, notices, paths, settings
 FULL_DEPS = ("pydantic", "orjson", "filelock", "toons")
 
 
-@dataclass
 class Where:
-    session_id: str
-    project: Path
-    root: Path
-    session_dir: Path
-    settings: dict[str, Any]
+    """Where one hook's session lives (plain class: `dataclasses` costs ~6 ms to import)."""
+
+    __slots__ = ("session_id", "project", "root", "session_dir", "settings")
+
+    def __init__(self, session_id: str, project: Path, root: Path, session_dir: Path, settings: dict[str, Any]) -> None:
+        self.session_id = session_id
+        self.project = project
+        self.root = root
+        self.session_dir = session_dir
+        self.settings = settings
 
 
-@dataclass
 class Outcome:
-    budget: dict[str, Any] | None
-    crossed: list[str] = field(default_factory=list)
-    critical_block: str | None = None
+    __slots__ = ("budget", "crossed", "critical_block")
+
+    def __init__(self, budget: dict[str, Any] | None, crossed: list[str] | None = None) -> None:
+        self.budget = budget
+        self.crossed = crossed or []
+        self.critical_block: str | None = None
 
 
 def locate(payload: dict[str, Any]) -> Where:
