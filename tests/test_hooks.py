@@ -445,3 +445,19 @@ def test_a_fork_is_not_mistaken_for_its_sibling_fork(sandbox: Sandbox) -> None:
         sandbox.wait_refresh(fork)
         state = models.SessionState.model_validate_json((sandbox.session_dir(fork) / "state.json").read_bytes())
         assert state.lineage.parent_session_id == parent, (fork, state.lineage)
+
+
+def test_configured_extra_redaction_reaches_everything_written(sandbox: Sandbox) -> None:
+    sid = "cccccccc-0000-4000-8000-00000000000c"
+    transcript = sandbox.transcripts / f"{sid}.jsonl"
+    prompt = {"type": "user", "uuid": "p1", "sessionId": sid, "message": {"role": "user", "content": "deploy with ticket ACME-INTERNAL-4471 today"}}
+    transcript.write_text(json.dumps(prompt) + "\n" + _usage_line("m1", 5000, "u1") + "\n")
+    sandbox.write_config({"redact_extra": ["ACME-INTERNAL-\\d+"]})
+    sandbox.run("UserPromptSubmit", sandbox.payload("UserPromptSubmit.json", session_id=sid, transcript_path=str(transcript),
+                                                    prompt="deploy with ticket ACME-INTERNAL-4471 today"))
+    sandbox.run("Stop", sandbox.payload("Stop.json", session_id=sid, transcript_path=str(transcript)))
+    sandbox.wait_refresh(sid)
+    sandbox.run("SessionEnd", sandbox.payload("SessionEnd__other.json", session_id=sid, transcript_path=str(transcript)))
+    written = [p for p in sandbox.root.rglob("*") if p.is_file()]
+    assert any("deploy with ticket" in p.read_text(errors="replace") for p in written)
+    assert not [p for p in written if "ACME-INTERNAL-4471" in p.read_text(errors="replace")]

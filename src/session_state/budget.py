@@ -18,7 +18,10 @@ from typing import Any
 
 SMALL_WINDOW = 200_000
 LARGE_WINDOW = 1_000_000
-AUTOCOMPACT_RESERVE = 20_000  # Claude Code's effective window is the window minus this
+# Claude Code's effective window is window − 20,000 (its debug log: effectiveWindow 180000 /
+# 980000) and it compacts a further ~13,000 below that: every auto-compaction in the corpus
+# fired at preTokens 167,094–170,251 on a 200k window (tests/test_budget.py checks this).
+AUTOCOMPACT_RESERVE = 20_000 + 13_000
 AUTOCOMPACT_ENV = "CLAUDE_AUTOCOMPACT_PCT_OVERRIDE"
 LEVELS = ("monitor", "warning", "critical")  # ascending; below them "ok", without data "unknown"
 _ALIASES = {"opus", "sonnet", "haiku", "default", "best", "opusplan"}
@@ -103,9 +106,8 @@ def _same_model(selected: str, model: Any) -> bool:
 def autocompact_at(window: int, settings: dict[str, Any]) -> int:
     """Context size at which Claude Code compacts on its own.
 
-    The effective window is window − 20,000 (Claude Code's debug log shows effectiveWindow
-    980000 / 180000); a percentage (setting `autocompact_pct`, else the environment variable
-    Claude Code itself honours) moves it.
+    Window − 33,000 by default (see AUTOCOMPACT_RESERVE); a percentage (setting
+    `autocompact_pct`, else the environment variable Claude Code itself honours) moves it.
     """
     pct = settings.get("autocompact_pct")
     if not _valid_pct(pct):

@@ -36,7 +36,9 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `only`, just that command's module is loaded (the status line runs
+    on every redraw and should not pay for importing sixteen other commands)."""
     parser = argparse.ArgumentParser(
         prog="session-state",
         description="Session state, token budget, checkpoints and handoffs for Claude Code.",
@@ -45,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"session-state {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in [only] if only else COMMANDS:
         try:
             module = importlib.import_module(f"session_state.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -57,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    first = argv[0].replace("-", "_") if argv else ""
+    parser = build_parser(first if first in COMMANDS else None)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:
@@ -75,4 +79,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m session_state.cli` runs this file as __main__: use the package's module, so
+    # that the CliError the commands raise is the one caught above.
+    from session_state.cli import main as package_main
+
+    sys.exit(package_main())

@@ -54,7 +54,8 @@ def record(session_dir: Path, kind: str, fact_id: str, **fields: Any) -> dict[st
     return fact
 
 
-def sync(session_dir: Path, transcript_path: str | None, *, facts: bool = True) -> dict[str, Any]:
+def sync(session_dir: Path, transcript_path: str | None, *, facts: bool = True,
+         redact_extra: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Read the transcript's new bytes, journal their facts, save the cursor; return the cursor.
 
     The journal is written before the cursor: a process killed between the two rereads
@@ -66,7 +67,7 @@ def sync(session_dir: Path, transcript_path: str | None, *, facts: bool = True) 
     if not transcript_path:
         return cursor or {}
     before = None if cursor is None else (cursor.get("path"), cursor.get("offset"), cursor.get("ino"))
-    cursor, new_facts = transcript.update(cursor, transcript_path, facts=facts)
+    cursor, new_facts = transcript.update(cursor, transcript_path, facts=facts, redact_extra=redact_extra)
     if new_facts:
         append(session_dir, new_facts)
     if (cursor.get("path"), cursor.get("offset"), cursor.get("ino")) != before or new_facts:

@@ -55,7 +55,8 @@ def materialize(
         pass
     for kind, fact_id, fields in facts:
         journal.record(sdir, kind, fact_id, **fields)
-    cursor = journal.sync(sdir, transcript_path)  # transcript parsing happens outside the lock
+    # transcript parsing happens outside the lock
+    cursor = journal.sync(sdir, transcript_path, redact_extra=cfg.get("redact_extra") or ())
     budget = budget_mod.compute(cursor, cfg) if cursor.get("offset") else None
     branch, dirty = state.git_status(cursor.get("cwd") or str(project_dir))
     with store.locked(sdir):
