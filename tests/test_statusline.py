@@ -57,18 +57,18 @@ def test_uses_claude_codes_context_window_figures(env: dict[str, str]) -> None:
     }
     line = one_line(statusline(payload(context_window=block), env))
     assert line.startswith("ctx 43% ")
-    assert "ok" in line and "94k to compact" in line  # 180,000 - 85,005, rounded down
+    assert "ok" in line and "81k to compact" in line  # 167,000 - 85,005, rounded down
 
 
 def test_used_percentage_alone_is_enough(env: dict[str, str]) -> None:
     line = one_line(statusline(payload(context_window={"used_percentage": 80, "context_window_size": 1_000_000}), env))
-    assert line.startswith("ctx 80% ") and "warning" in line and "180k to compact" in line
+    assert line.startswith("ctx 80% ") and "warning" in line and "167k to compact" in line
 
 
 def test_falls_back_to_the_transcript(env: dict[str, str], tmp_path: Path) -> None:
     path = write(tmp_path / f"{SID}.jsonl", asst(1, 1, 0, 160_000))
     line = one_line(statusline(payload(transcript_path=str(path), context_window={"used_percentage": None}), env))
-    assert line.startswith("ctx 80% ") and "warning" in line and "19k to compact" in line
+    assert line.startswith("ctx 80% ") and "warning" in line and "6k to compact" in line
 
 
 def test_after_compaction_without_post_tokens_the_gauge_is_unknown(env: dict[str, str], tmp_path: Path) -> None:
