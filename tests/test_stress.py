@@ -266,29 +266,31 @@ def run_burst(sandbox: Sandbox, jobs: list[Job]) -> None:
         list(pool.map(feed, range(len(jobs))))
 
 
-def wait_detached(sandbox: Sandbox, sessions: list[Session], timeout: float = 120) -> None:
+def detached_pids(sandbox: Sandbox) -> list[int]:
+    """Detached refreshes (started by this sandbox's Stop hooks) still running."""
+    needle = str(sandbox.project).encode()
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"session_state.refresh" in cmdline and needle in cmdline:
+            found.append(int(pid))
+    return found
+
+
+def wait_detached(sandbox: Sandbox, session_ids: list[str], timeout: float = 120) -> None:
     """Until no detached refresh of this project runs any more and no pending marker is left."""
     deadline = time.time() + timeout
-    needle = str(sandbox.project).encode()
-    while time.time() < deadline:
-        busy = False
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"session_state.refresh" in cmdline and needle in cmdline:
-                busy = True
-                break
-        if not busy:
-            break
+    while detached_pids(sandbox):
+        if time.time() > deadline:
+            raise AssertionError("detached refreshes still running after the timeout")
         time.sleep(0.1)
-    else:
-        raise AssertionError("detached refreshes still running after the timeout")
-    for s in sessions:
-        sandbox.wait_refresh(s.sid, timeout=timeout)
+    for sid in session_ids:
+        sandbox.wait_refresh(sid, timeout=timeout)
 
 
 def materialize(sandbox: Sandbox, session: Session) -> None:
@@ -479,7 +481,7 @@ def test_many_hooks_at_once_lose_no_update_and_leave_every_file_valid(tmp_path: 
                 over_timeout.append(f"{job.event} {job.seconds:.1f} s")
             if job.stderr:
                 internal.append(f"{job.event}: {job.stderr.strip()[:200]}")
-        wait_detached(sandbox, sessions)
+        wait_detached(sandbox, [s.sid for s in sessions])
         main = sessions[0]
         before = models.SessionState.model_validate_json((sandbox.session_dir(main.sid) / "state.json").read_bytes())
         stale_before_final += len(set(main.agents) - {sub.agent_id for sub in before.subagents})
