@@ -355,13 +355,21 @@ def test_decide_runs_from_the_bash_tool(compact):
 
 
 def test_session_state_found_on_bash_path(compact):
-    """SessionStart's CLAUDE_ENV_FILE line puts <plugin>/bin on the Bash tool's PATH (the command
-    is found and started: whatever it then says, it is not `command not found`)."""
+    """SessionStart's CLAUDE_ENV_FILE line puts <plugin>/bin on the Bash tool's PATH, and the
+    Bash tool runs the plugin's own script (whatever that script then says)."""
+    env = compact.values["env"]
     work = compact.need("work")
     res = _decide_result(work)
     assert res is not None, work.describe()
-    content = json.dumps(res.get("content"))
-    assert "command not found" not in content and "not found" not in content.split("Traceback")[0], content[:2000]
+    content = res.get("content") if isinstance(res.get("content"), str) else json.dumps(res.get("content"))
+    assert "command not found" not in content, content[:2000]
+    # 2.1.330: CLAUDE_ENV_FILE is ~/.claude/session-env/<session>/sessionstart-hook-<n>.sh, and a
+    # directory marketplace's plugin runs from its source folder (CLAUDE_PLUGIN_ROOT), not the cache
+    files = sorted((env.home / ".claude" / "session-env" / work.session_id).glob("sessionstart-hook-*.sh"))
+    lines = [ln for f in files for ln in f.read_text().splitlines() if ln.startswith("export PATH=")]
+    assert lines and all("/bin:" in ln for ln in lines), (files, lines)
+    plugin_bin = lines[0][len("export PATH="):].split(":")[0].strip("'\"")
+    assert "recorded decision" in content or f"{plugin_bin}/_run.py" in content, content[:2000]
 
 
 def test_compaction_prompt_carries_precompact_instructions(compact):
