@@ -332,14 +332,16 @@ def test_session_start_puts_the_cli_on_the_bash_tools_path(sandbox: Sandbox) -> 
     for _ in range(2):  # idempotent: one line however often SessionStart fires
         assert sandbox.run("SessionStart", payload, env=env).code == 0
     assert env_file.read_text().count("export PATH=") == 1
-    shell_env = {**sandbox.env, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    # tools do not get CLAUDE_PLUGIN_DATA (measured on 2.1.330): the launcher must not need it
+    shell_env = {k: v for k, v in sandbox.env.items() if k != "CLAUDE_PLUGIN_DATA"}
+    shell_env["PATH"] = f"{Path(sys.executable).parent}:/usr/bin:/bin"
     proc = subprocess.run(
         ["bash", "-c", f". {env_file} && command -v session-state && session-state status --json"],
         capture_output=True, text=True, env=shell_env, cwd=sandbox.project, timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     where, _, status = proc.stdout.partition("\n")
-    assert where == str(REPO / "bin" / "session-state")
+    assert where == str(sandbox.data / "bin" / "session-state")
     assert TASKS_SESSION in status
 
 
@@ -374,7 +376,8 @@ def test_a_stable_launcher_survives_plugin_updates_for_the_status_line(sandbox: 
     sandbox.run("SessionStart", sandbox.payload("SessionStart__startup.json", session_id=TASKS_SESSION, transcript_path=str(transcript)))
     launcher = sandbox.data / "bin" / "session-state"
     assert str(REPO / "bin" / "session-state") in launcher.read_text()
-    env = {**sandbox.env, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    env = {k: v for k, v in sandbox.env.items() if k != "CLAUDE_PLUGIN_DATA"}  # the status line lacks it too
+    env["PATH"] = f"{Path(sys.executable).parent}:/usr/bin:/bin"
     settings_file = sandbox.tmp / "settings.json"
     settings_file.write_text('{"theme": "dark"}\n')
     proc = subprocess.run(["sh", str(launcher), "install-statusline", "--settings", str(settings_file)],

@@ -450,7 +450,6 @@ def check_session(sandbox: Sandbox, s: Session, jobs: list[Job]) -> tuple[int, l
         told = sum(1 for j in jobs if j.session is s and j.event == "UserPromptSubmit" and f"({level};" in j.stdout)
         if told > 1:
             lost.append(f"{level} crossing told {told} times")
-    # (a budget-critical checkpoint is not always taken under its own name: see the xfail test below)
     cursor = models.TranscriptCursor.model_validate_json((sdir / "cursor.json").read_bytes())
     if cursor.offset != s.transcript.stat().st_size:
         lost.append(f"cursor at {cursor.offset} of {s.transcript.stat().st_size} bytes")
@@ -564,14 +563,9 @@ def test_clear_claim_race_through_the_hooks_has_exactly_one_heir(tmp_path: Path)
     print(f"\nclaim race: {CLAIM_ROUNDS} rounds x {CLAIM_HEIRS} SessionStart(clear) at once: exactly one heir every round ({dict(winners)})")
 
 
-# --- a bug the stress run found ---------------------------------------------------------------
+# --- a bug the stress run found (fixed: one checkpoint per trigger) ---
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "refresh.materialize takes one checkpoint per fold: an explicit trigger (subagent-stop, "
-    "pre-compact-*, session-end-*) replaces the budget-<level> checkpoint requested by a crossing "
-    "found in the same hook, and the request is then marked seen, so no budget-critical checkpoint "
-    "is ever taken (seen in the stress run for the busy session; deterministic here)"))
 def test_a_crossing_found_by_subagent_stop_gets_its_budget_checkpoint(sandbox: Sandbox) -> None:
     """Mid-turn the main chain grows while a subagent works: SubagentStop is the hook that sees
     the context pass 85 %. The crossing is recorded; its checkpoint must carry its name."""

@@ -157,6 +157,25 @@ def claim(src: Path, dst: Path) -> bool:
     return True
 
 
+def open_regular(path: str | os.PathLike[str]):  # -> BinaryIO | None
+    """Open a file for reading only if it is a regular file: never block on a FIFO, never read
+    a device such as /dev/zero (a transcript path is input, and could be either)."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | _BINARY)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+    except OSError:
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb")
+
+
 def read_bytes(path: Path, *, limit: int | None = None) -> bytes | None:
     """Read a file without following a symlink; None when it is missing."""
     _check_parent(path)

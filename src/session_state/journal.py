@@ -44,7 +44,10 @@ def append(session_dir: Path, facts: list[dict[str, Any]]) -> None:
     """Append facts, one record each (an O_APPEND write per record keeps each whole)."""
     path = session_dir / JOURNAL
     for fact in facts:
-        fsutil.append_record(path, json.dumps(fact, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        # "replace": a lone surrogate (an emoji cut in half upstream) is written as "?" instead of
+        # raising on every later hook of the session; every reader then sees valid UTF-8.
+        text = json.dumps(fact, ensure_ascii=False, separators=(",", ":"))
+        fsutil.append_record(path, text.encode("utf-8", "replace"))
 
 
 def record(session_dir: Path, kind: str, fact_id: str, **fields: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import json
 import mmap
 from pathlib import Path
 
-from session_state import journal, paths
+from session_state import fsutil, journal, paths
 
 
 def find_fork_parent(session_id: str, transcript_path: str | None, root: Path | None = None,
@@ -61,8 +61,11 @@ def recorded_parent(root: Path, session_id: str) -> str | None:
 
 
 def _uuids_from_end(path: Path, limit: int, tail_bytes: int = 4 << 20) -> list[str]:
+    handle = fsutil.open_regular(path)
+    if handle is None:
+        return []
     try:
-        with path.open("rb") as handle:
+        with handle:
             size = handle.seek(0, 2)
             handle.seek(max(0, size - tail_bytes))
             tail = handle.read()
@@ -74,7 +77,7 @@ def _uuids_from_end(path: Path, limit: int, tail_bytes: int = 4 << 20) -> list[s
             continue
         try:
             value = json.loads(line).get("uuid")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             continue
         if isinstance(value, str) and value:
             found.append(value)
@@ -84,8 +87,11 @@ def _uuids_from_end(path: Path, limit: int, tail_bytes: int = 4 << 20) -> list[s
 
 
 def _contains(path: Path, needle: bytes) -> bool:
+    handle = fsutil.open_regular(path)
+    if handle is None:
+        return False
     try:
-        with path.open("rb") as handle:
+        with handle:
             if handle.seek(0, 2) == 0:
                 return False
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:

@@ -49,10 +49,6 @@ def materialize(
     cfg = settings.load(project_dir)
     root = paths.state_root(project_dir)
     sdir = paths.session_dir(root, session_id)
-    try:
-        os.unlink(sdir / PENDING)
-    except FileNotFoundError:
-        pass
     for kind, fact_id, fields in facts:
         journal.record(sdir, kind, fact_id, **fields)
     # transcript parsing happens outside the lock
@@ -60,6 +56,13 @@ def materialize(
     budget = budget_mod.compute(cursor, cfg) if cursor.get("offset") else None
     branch, dirty = state.git_status(cursor.get("cwd") or str(project_dir))
     with store.locked(sdir):
+        # Unqueued under the lock and before the journal is read: a Stop that appends after
+        # this point finds no marker and queues another refresh; one that appended before is
+        # folded below. Whoever sees the marker gone and then takes the lock sees this done.
+        try:
+            os.unlink(sdir / PENDING)
+        except FileNotFoundError:
+            pass
         recovered = None
         try:
             current = state.load(sdir)
@@ -91,9 +94,13 @@ def materialize(
             current.git_branch, current.git_dirty = branch, dirty
         cp = None
         interval = float(cfg.get("checkpoint_interval_s", 600))
-        trigger = checkpoint or (requested[-1] if requested else None)
-        if trigger or (changed and checkpoints.due(current, interval)):
-            cp = checkpoints.take(sdir, current, trigger or "interval", cfg)
+        # one checkpoint per distinct trigger: a budget crossing found by the same hook as a
+        # SubagentStop or PreCompact still gets its own, findable by its name
+        triggers = list(dict.fromkeys([t for t in [checkpoint, *requested] if t]))
+        if not triggers and changed and checkpoints.due(current, interval):
+            triggers = ["interval"]
+        for trigger in triggers:
+            cp = checkpoints.take(sdir, current, trigger, cfg)
         state.save(sdir, current)
     if new_parent:
         lineage.note_fork(root, new_parent, session_id)

@@ -80,11 +80,23 @@ def _session_id_of(sdir: Path, cursor: dict[str, Any]) -> str:
     return Path(path).stem if path else sdir.name
 
 
+IDLE_S = 10 * 60
+
+
 def latest_unclaimed(where: Any, max_age_h: float) -> tuple[Path, handoff.HandoffPackage] | None:
+    """The newest handoff a new session may be pointed at.
+
+    Only sessions that ended (not by /clear: that handoff is its heir's) or have been idle
+    for a while: a session still running, or one being cleared right now, is not work to pick up.
+    """
+    from session_state.hooks.session_end import ENDED, ENDED_BY_CLEAR
+
     now = time.time()
     for mtime, sdir in _candidates(where.root, where.session_id):
         if now - mtime > max_age_h * 3600:
             break
+        if (sdir / ENDED_BY_CLEAR).exists() or not ((sdir / ENDED).exists() or now - mtime > IDLE_S):
+            continue
         try:
             pkg = handoff.read(sdir)
         except (ValueError, OSError):

@@ -13,6 +13,7 @@ from typing import Any
 from session_state import inputs
 
 ENDED_BY_CLEAR = "ended.clear"
+ENDED = "ended"
 
 
 def validate(payload: Any) -> dict[str, Any]:
@@ -28,8 +29,7 @@ def handle(payload: dict[str, Any]) -> None:
     where = turn.locate(payload)
     reason = payload.get("reason") or "other"
     journal.record(where.session_dir, "session_end", f"end:{reason}:{journal.now_iso()}", reason=reason)
-    if reason == "clear":
-        fsutil.create_exclusive(where.session_dir / ENDED_BY_CLEAR)
+    fsutil.create_exclusive(where.session_dir / (ENDED_BY_CLEAR if reason == "clear" else ENDED))
     from session_state import refresh
 
     refresh.materialize(

@@ -62,21 +62,22 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
 
 
 def expose_cli() -> None:
-    """Put the plugin's bin/ (the `session-state` command) on the PATH of the Bash tool.
+    """Put the `session-state` command on the PATH of the Bash tool.
 
     Claude Code runs the lines a SessionStart hook appends to $CLAUDE_ENV_FILE before each
-    Bash call; the skill and the slash commands rely on `session-state` being found there.
+    Bash call. The folder put there is the plugin data folder's bin/, whose launcher names the
+    data folder itself: tools do not get CLAUDE_PLUGIN_DATA (measured on 2.1.330), and without
+    it the CLI would not find the environment the plugin provisioned.
     """
     import os
     import shlex
     from pathlib import Path
 
-    bin_dir = Path(__file__).resolve().parents[3] / "bin"
-    _stable_launcher(bin_dir)
+    launcher = _stable_launcher(Path(__file__).resolve().parents[3] / "bin")
     env_file = os.environ.get("CLAUDE_ENV_FILE")
-    if not env_file:
+    if not env_file or launcher is None:
         return
-    line = f'export PATH={shlex.quote(str(bin_dir))}:"$PATH"\n'
+    line = f'export PATH={shlex.quote(str(launcher.parent))}:"$PATH"\n'
     try:
         with open(env_file, "a+", encoding="utf-8") as handle:
             handle.seek(0)
@@ -86,24 +87,28 @@ def expose_cli() -> None:
         pass
 
 
-def _stable_launcher(bin_dir: "Path") -> None:
+def _stable_launcher(bin_dir: "Path") -> "Path | None":
     """Keep <plugin data>/bin/session-state pointing at this version of the plugin.
 
-    The plugin folder is a versioned cache copy that changes on every update; the status line
-    command in the user's settings needs a path that does not.
+    The plugin folder is a versioned cache copy that changes on every update; the Bash tool's
+    PATH and the status line command in the user's settings need a path that does not.
     """
     import os
     import shlex
 
     from session_state import fsutil, paths
 
-    target = paths.data_root() / "bin" / "session-state"
-    body = f'#!/bin/sh\n# session-state: kept current by the plugin at each session start\nexec sh {shlex.quote(str(bin_dir / "session-state"))} "$@"\n'.encode()
+    data = paths.data_root()
+    target = data / "bin" / "session-state"
+    body = (
+        "#!/bin/sh\n# session-state: kept current by the plugin at each session start\n"
+        f"CLAUDE_PLUGIN_DATA={shlex.quote(str(data))} exec sh {shlex.quote(str(bin_dir / 'session-state'))} \"$@\"\n"
+    ).encode()
     try:
-        if fsutil.read_bytes(target) == body:
-            return
-        paths.ensure_dir(target.parent)
-        fsutil.atomic_write(target, body)
-        os.chmod(target, 0o700)
+        if fsutil.read_bytes(target) != body:
+            paths.ensure_dir(target.parent)
+            fsutil.atomic_write(target, body)
+            os.chmod(target, 0o700)
     except OSError:
-        pass
+        return None
+    return target

@@ -63,8 +63,11 @@ def await_flush(transcript_path: str | None, message: str | None, timeout: float
     needle = snippet.encode()
     deadline = time.monotonic() + timeout
     while True:
+        handle = fsutil.open_regular(transcript_path)
+        if handle is None:
+            return False
         try:
-            with open(transcript_path, "rb") as handle:
+            with handle:
                 size = handle.seek(0, 2)
                 handle.seek(max(0, size - _TAIL_BYTES))
                 if needle in handle.read():
