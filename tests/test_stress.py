@@ -450,6 +450,8 @@ def check_session(sandbox: Sandbox, s: Session, jobs: list[Job]) -> tuple[int, l
         told = sum(1 for j in jobs if j.session is s and j.event == "UserPromptSubmit" and f"({level};" in j.stdout)
         if told > 1:
             lost.append(f"{level} crossing told {told} times")
+    if not any("budget-critical" in n for n in checkpoint_names(sdir)):
+        lost.append(f"no budget-critical checkpoint among {sorted(checkpoint_names(sdir))}")
     cursor = models.TranscriptCursor.model_validate_json((sdir / "cursor.json").read_bytes())
     if cursor.offset != s.transcript.stat().st_size:
         lost.append(f"cursor at {cursor.offset} of {s.transcript.stat().st_size} bytes")
