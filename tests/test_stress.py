@@ -137,7 +137,7 @@ def validate_tree(root: Path) -> TreeReport:
                     assert isinstance(toons.loads(path.read_text("utf-8")), dict)
                 elif name == "config.effective.json" or (len(parts) >= 2 and parts[-2] == "notices" and name.endswith((".json", ".shown"))):
                     json.loads(path.read_bytes())
-                elif name in (".gitignore", ".lock", "refresh.pending", "ended.clear", "claimed") or (
+                elif name in (".gitignore", ".lock", "refresh.pending", "ended.clear", "ended", "claimed") or (
                     len(parts) >= 2 and parts[-2] == "markers"
                 ):
                     pass
