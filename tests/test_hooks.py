@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import time
 import sys
@@ -239,7 +238,7 @@ def test_bad_input_never_fails_and_never_writes(sandbox: Sandbox) -> None:
             assert res.code == 0 and res.stdout == "" and res.stderr == ""
     assert not sandbox.root.exists() or not any((sandbox.root / "sessions").glob("*"))
     log = (sandbox.data / "logs" / "session-state.log").read_text()
-    assert "not JSON" in log and "field 'session_id'" in log
+    assert "not usable JSON" in log and "field 'session_id'" in log
 
 
 def test_internal_error_exits_zero_with_one_stderr_line(sandbox: Sandbox) -> None:
@@ -464,3 +463,15 @@ def test_configured_extra_redaction_reaches_everything_written(sandbox: Sandbox)
     written = [p for p in sandbox.root.rglob("*") if p.is_file()]
     assert any("deploy with ticket" in p.read_text(errors="replace") for p in written)
     assert not [p for p in written if "ACME-INTERNAL-4471" in p.read_text(errors="replace")]
+
+
+def test_a_second_compaction_gets_the_handoff_again_but_a_double_fire_does_not(sandbox: Sandbox) -> None:
+    sid = COMPACT_TRANSCRIPT.stem
+    transcript = sandbox.copy_transcript(COMPACT_TRANSCRIPT, sid)
+    start = sandbox.payload("SessionStart__compact.json", session_id=sid, transcript_path=str(transcript))
+    assert "additionalContext" in sandbox.run("SessionStart", start).stdout
+    assert "additionalContext" not in sandbox.run("SessionStart", start).stdout  # the same start firing twice
+    for marker in (sandbox.session_dir(sid) / "markers").glob("inject-compact-*"):
+        old = time.time() - 3600
+        os.utime(marker, (old, old))  # the next compaction, an hour later, with the same state
+    assert "additionalContext" in sandbox.run("SessionStart", start).stdout

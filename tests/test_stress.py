@@ -49,7 +49,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import pytest
 from hookrun import REPO, TASKS_TRANSCRIPT, Sandbox
 
 from session_state import models

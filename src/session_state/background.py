@@ -51,7 +51,7 @@ def spawn_refresh(project_dir: Path, session_id: str, transcript_path: str | Non
             flags = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
             subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, creationflags=flags, close_fds=True)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in an argument (hostile session id)
         try:
             os.unlink(pending)
         except OSError:

@@ -28,7 +28,7 @@ import re
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: this module is on the per-turn path
-    from typing import Any, Callable, Sequence
+    from typing import Any, Sequence
 
 __all__ = ["redact_text", "redact_obj", "is_secret_key", "KINDS"]
 

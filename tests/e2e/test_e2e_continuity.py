@@ -14,9 +14,6 @@ that one scenario's sessions never become another's "previous session here":
 4. budget: a 160k-token reply on a 200k-window model; the next prompt is told the level and the
    advice, once.  In one process (``--input-format stream-json``, prompts sent one after the other
    as a user types them) and across ``--resume`` runs.
-
-Tests marked xfail(strict) document plugin bugs found here (reported with a patch); they turn
-into failures (XPASS) once the plugin is fixed, so the marker gets removed with the fix.
 """
 
 from __future__ import annotations
@@ -65,11 +62,6 @@ BIG_INPUT = 160_000  # 80% of 200k: warning (75%), below critical (85%) and auto
 NOTICE_HEAD = "session-state: context is at 80% of the 200,000-token window (warning"
 NOTICE_ADVICE = ("Finish the step you are on, record decisions with `session-state decide",
                  "prefer /compact")
-
-BUG_RACE_POINTER = ("plugin bug: a session started while another is being /clear-ed gets the startup "
-                    "pointer to the cleared session's handoff, carrying its task and next step (still "
-                    "after b4bbc42: the fresh session's SessionStart runs before the /clear process's "
-                    "SessionEnd(clear), when the old session looks like any session that just ended)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -530,7 +522,6 @@ def test_clear_heir_gets_the_old_handoff(clear):
         assert f"Full handoff (Read it for anything cut here): {handoff}" in ctx, ctx
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_RACE_POINTER)
 def test_concurrent_session_does_not_get_the_cleared_handoff(clear):
     """The session started at the same moment as the /clear gets none of the old session's handoff:
     no handoff text, no task, no next step.  At most a content-free one-line pointer (exactly

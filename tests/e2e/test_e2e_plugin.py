@@ -14,7 +14,6 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -25,7 +24,6 @@ from .harness import (
     REPO_ROOT,
     ClaudeEnv,
     Run,
-    attachments,
     first_model_request,
     injected_contexts,
     python_on_path,

@@ -35,9 +35,11 @@ def run(event: str, raw: bytes) -> str:
         return ""
     try:
         payload = json.loads(raw.decode("utf-8")) if raw.strip() else None
-    except (UnicodeDecodeError, ValueError) as exc:
-        _log(f"{event}: hook input is not JSON ({exc.__class__.__name__}: {str(exc)[:120]}); ignored")
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        _log(f"{event}: hook input is not usable JSON ({exc.__class__.__name__}: {str(exc)[:120]}); ignored")
         return ""
+    if b"\\u" in raw:  # only escaped text can hold a lone surrogate or a NUL: scrub it once here
+        payload = _scrub(payload)
     from session_state.inputs import InputError
 
     try:
@@ -83,6 +85,25 @@ def _without_environment(event: str, payload: Any) -> str:
         _log(f"{event}: could not record the turn without the environment: {exc}")
     message = launch.notice(status) if event == "SessionStart" else None
     return render({"systemMessage": message}) if message else ""
+
+
+_PATH_FIELDS = ("transcript_path", "cwd", "agent_transcript_path")
+
+
+def _scrub(value: Any, key: str = "") -> Any:
+    """Make escaped text safe to write: a lone surrogate (Node writes a string cut inside an
+    emoji as valid JSON) becomes "?", and a path holding NUL, which no system call accepts,
+    is dropped as unusable rather than failing every file operation that would follow."""
+    if isinstance(value, str):
+        if key in _PATH_FIELDS and "\x00" in value:
+            _log(f"hook input: {key} holds a NUL byte; treated as absent")
+            return None
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v, k if isinstance(k, str) else "") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    return value
 
 
 def render(result: Any) -> str:

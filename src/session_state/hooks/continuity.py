@@ -118,7 +118,7 @@ def _budget_line(result: refresh.Result, reported: int | None = None) -> str:
         # a fork or resume whose transcript is not readable yet: Claude Code's own figure
         return f"context {reported:,} tokens (as Claude Code reported it)" if reported else "context unknown"
     if b.get("percent") is None:
-        return f"context unknown since the last compaction (window {b.get('context_window', 0):,})"
+        return "context unknown since the last compaction" if b.get("compacted") else "no response yet in this session"
     left = b.get("tokens_to_autocompact")
     room = f", {left:,} tokens before auto-compaction" if isinstance(left, int) else ""
     return f"context {b['percent']:.0f}% of {b['context_window']:,} ({b.get('level')}){room}"
@@ -146,10 +146,11 @@ def context_for(source: str, where: Any, result: refresh.Result, claimed: Claime
             return ""
         path, pkg = found
         age = checkpoints.age_seconds(pkg.timestamp)
+        # No task or next step here: a session starting while another is being cleared can run
+        # before that one's SessionEnd (measured on 2.1.330), and must not receive its content.
         return (
             f"session-state: the previous session here ({pkg.session_context.session_id}, {_age(age)} ago) left a handoff "
-            f"at {path} (task: {pkg.task_context.current_phase[:120]}; next: {pkg.task_context.next_step[:120]}). "
-            "Read it if this session continues that work."
+            f"at {path}. Read it if this session continues that work."
         )
     if source == "fork":
         parent = result.state.lineage.parent_session_id

@@ -8,7 +8,7 @@ The same text is never injected twice for one session and source.
 
 from __future__ import annotations
 
-import hashlib
+from pathlib import Path
 from typing import Any
 
 from session_state import events
@@ -19,13 +19,20 @@ def validate(payload: Any) -> events.SessionStart:
 
 
 def handle(inp: events.SessionStart) -> dict[str, Any] | None:
-    from session_state import checkpoints, fsutil, journal, notices, output, paths, project, refresh
+    from session_state import checkpoints, journal, notices, output, project, refresh
     from session_state.hooks import continuity, turn
 
     payload = inp.model_dump()
     where = turn.locate(payload)
     source = inp.source or "startup"
     expose_cli()
+    if source == "resume":  # running again: no longer a finished session to point others at
+        from session_state.hooks.session_end import ENDED
+
+        try:
+            (where.session_dir / ENDED).unlink()
+        except FileNotFoundError:
+            pass
     now = journal.now_iso()
     fields: dict[str, Any] = {"source": source, "model": inp.model}
     claimed = None
@@ -48,17 +55,43 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
     user, model_note = notices.merge(notices.take(where.session_dir))
     if model_note:
         text = f"{text}\n\n{model_note}" if text else model_note
-    if text:
-        digest = hashlib.sha256(text.encode()).hexdigest()[:20]
-        markers = where.session_dir / "markers"
-        paths.ensure_dir(markers)
-        if not fsutil.create_exclusive(markers / f"inject-{paths.safe_id(source)}-{digest}"):
-            text = ""
+    if text and not first_injection(where.session_dir, source, text):
+        text = ""
     if text:
         return output.context("SessionStart", text[: output.CONTEXT_HARD_LIMIT - 1], user)
     if user:
         return output.notice(user)
     return None
+
+
+REFIRE_WINDOW_S = 120.0
+
+
+def first_injection(session_dir: Path, source: str, text: str) -> bool:
+    """False when the same text was injected for this source moments ago.
+
+    SessionStart can fire twice for one start (seen on resume in some versions); that copy is
+    dropped. A later start with the same text (a second compaction with nothing changed in
+    between) is injected again: the first injection was summarised away with the rest.
+    """
+    import hashlib
+    import os
+    import time
+
+    from session_state import fsutil, paths
+
+    markers = session_dir / "markers"
+    paths.ensure_dir(markers)
+    marker = markers / f"inject-{paths.safe_id(source)}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
+    if fsutil.create_exclusive(marker):
+        return True
+    try:
+        if time.time() - marker.stat().st_mtime < REFIRE_WINDOW_S:
+            return False
+        os.unlink(marker)
+    except FileNotFoundError:
+        pass
+    return fsutil.create_exclusive(marker)  # of several late starts racing, one injects
 
 
 def expose_cli() -> None:
@@ -71,7 +104,6 @@ def expose_cli() -> None:
     """
     import os
     import shlex
-    from pathlib import Path
 
     launcher = _stable_launcher(Path(__file__).resolve().parents[3] / "bin")
     env_file = os.environ.get("CLAUDE_ENV_FILE")
@@ -87,7 +119,7 @@ def expose_cli() -> None:
         pass
 
 
-def _stable_launcher(bin_dir: "Path") -> "Path | None":
+def _stable_launcher(bin_dir: Path) -> Path | None:
     """Keep <plugin data>/bin/session-state pointing at this version of the plugin.
 
     The plugin folder is a versioned cache copy that changes on every update; the Bash tool's
