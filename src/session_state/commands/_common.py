@@ -212,3 +212,11 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     return "\n".join(lines)
+
+
+def resolve(args: argparse.Namespace) -> tuple[Path, Path, str, Path]:
+    """Project, state root, session id and session folder of a command's arguments."""
+    project_dir = project(args)
+    state_root = root(project_dir)
+    session_id, folder = session(args, state_root)
+    return project_dir, state_root, session_id, folder

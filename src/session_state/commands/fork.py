@@ -28,9 +28,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    project = _common.project(args)
-    root = _common.root(project)
-    sid, folder = _common.session(args, root)
+    project, root, sid, folder = _common.resolve(args)
     result = _common.materialize(project, sid, folder, checkpoint="fork")
     command = f"claude --resume {sid} --fork-session"
     cp = result.checkpoint

@@ -62,9 +62,7 @@ def run_show(args: argparse.Namespace) -> int:
 
     from session_state import handoff, settings
 
-    project = _common.project(args)
-    root = _common.root(project)
-    sid, folder = _common.session(args, root)
+    project, root, sid, folder = _common.resolve(args)
     path = folder / handoff.TOON
     try:
         pkg = handoff.read(folder)
@@ -87,9 +85,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_create(args: argparse.Namespace) -> int:
-    project = _common.project(args)
-    root = _common.root(project)
-    sid, folder = _common.session(args, root)
+    project, root, sid, folder = _common.resolve(args)
     result = _common.materialize(project, sid, folder)
     if args.json:
         _common.print_json(

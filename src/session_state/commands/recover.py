@@ -40,9 +40,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    project = _common.project(args)
-    root = _common.root(project)
-    sid, folder = _common.session(args, root)
+    project, root, sid, folder = _common.resolve(args)
     from session_state import store
 
     try:

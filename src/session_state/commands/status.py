@@ -26,9 +26,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    project = _common.project(args)
-    root = _common.root(project)
-    sid, folder = _common.session(args, root)
+    project, root, sid, folder = _common.resolve(args)
     result = _common.materialize(project, sid, folder)
     data = summary(result)
     if args.json:

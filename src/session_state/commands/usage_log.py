@@ -29,9 +29,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    project = _common.project(args)
-    root = _common.root(project)
-    sid, folder = _common.session(args, root)
+    project, root, sid, folder = _common.resolve(args)
     records, bad = read(folder / "usage.jsonl")
     if args.last is not None:
         if args.last < 1:
