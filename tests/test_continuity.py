@@ -195,3 +195,23 @@ def test_recovery_replays_the_journal_after_the_checkpoint(sandbox: Sandbox) -> 
     assert again.recovered and again.state.status == "recovered"
     assert again.state.requests[-1].text == "a request made after the checkpoint"
     assert len(again.state.tasks) == 6
+
+
+def test_the_injection_states_its_size_in_estimated_tokens_and_stays_capped(tmp_path: Path) -> None:
+    from session_state import tokens
+
+    pkg = handoff.build(big_state(), tmp_path, {})
+    full = tmp_path / "handoff.toon"
+    text = handoff.injection(pkg, full, 9000, heading="session-state handoff:")
+    assert len(text) <= 9000 and text.endswith(str(full))
+    note = next(line for line in text.splitlines() if line.startswith("(about "))
+    claimed = int(note.split()[1].replace(",", ""))
+    body = text[: text.index("\n(about ")] + text[text.index("\nFull handoff"):]
+    assert claimed == tokens.estimate(body, pkg.session_context.model)["tokens"]
+    assert "estimated with tiktoken-cl100k" in note  # the real BPE file, offline
+
+
+def test_toon_costs_fewer_tokens_than_json_for_the_same_handoff(tmp_path: Path) -> None:
+    size = handoff.sizes(handoff.build(big_state(), tmp_path, {}), "claude-opus-4-6")
+    assert size["estimate"] is True and size["toon_tokens"] < size["json_tokens"]
+    assert size["saving_percent"] > 20

@@ -232,6 +232,7 @@ def injection(pkg: HandoffPackage, full_path: Path, cap: int, *, heading: str) -
         data.pop(volatile, None)
     data["context_snapshot"].pop("recent_checkpoints", None)
     footer = f"\nFull handoff (Read it for anything cut here): {full_path}"
+    size_note = "\n(about 00000 tokens, estimated with tiktoken-cl100k×1.60)"  # room kept for the real note
     omitted: list[str] = []
 
     def text() -> str:
@@ -239,17 +240,50 @@ def injection(pkg: HandoffPackage, full_path: Path, cap: int, *, heading: str) -
         note = f"\n(cut to fit: {', '.join(omitted)})" if omitted else ""
         return f"{heading}\n{body}{note}{footer}"
 
+    cap -= len(size_note)
+
     out = text()
     for name, getter in _DROP_ORDER:
+        if len(out) <= cap:
+            break
         items = getter(data)
         while len(out) > cap and items:
             del items[len(items) // 2 :]
             if name not in omitted:
                 omitted.append(name)
             out = text()
-        if len(out) <= cap:
-            return out
     if len(out) > cap:  # a single huge field (e.g. a very long task title): clip hard
         keep = max(cap - len(footer) - 1, 0)
         out = out[:keep] + "…" + footer
-    return out
+    return _with_estimate(out, footer, pkg.session_context.model)
+
+
+def _with_estimate(text: str, footer: str, model: str | None) -> str:
+    """Say what the injection costs, in the model's tokens as estimated (labelled so)."""
+    from session_state import tokens
+
+    est = tokens.estimate(text, model)
+    body = text[: -len(footer)]
+    return f"{body}\n(about {est['tokens']:,} tokens, estimated with {est['method']}){footer}"
+
+
+def sizes(pkg: HandoffPackage, model: str | None = None) -> dict[str, Any]:
+    """The handoff's size as TOON and as JSON, in characters and estimated tokens."""
+    import json
+
+    from session_state import tokens
+
+    toon_text = render_toon(pkg)
+    json_text = json.dumps(as_data(pkg), indent=2, ensure_ascii=False)
+    toon_est = tokens.estimate(toon_text, model)
+    json_est = tokens.estimate(json_text, model)
+    saving = 100.0 * (1 - toon_est["tokens"] / json_est["tokens"]) if json_est["tokens"] else 0.0
+    return {
+        "toon_chars": len(toon_text),
+        "json_chars": len(json_text),
+        "toon_tokens": toon_est["tokens"],
+        "json_tokens": json_est["tokens"],
+        "saving_percent": round(saving, 1),
+        "method": toon_est["method"],
+        "estimate": True,
+    }

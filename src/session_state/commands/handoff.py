@@ -27,6 +27,7 @@ def register(subparsers: Any) -> None:
             "session-state handoff create",
             "session-state handoff show --format md",
             "session-state handoff show --format inject",
+            "session-state handoff show --format size",
         ],
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -40,9 +41,10 @@ def register(subparsers: Any) -> None:
     _common.add_session(show)
     show.add_argument(
         "--format",
-        choices=("toon", "md", "json", "inject"),
+        choices=("toon", "md", "json", "inject", "size"),
         default="toon",
-        help="toon (as saved), md (for people), json, or inject (the capped text a compaction injects)",
+        help="toon (as saved), md (for people), json, inject (the capped text a compaction injects), "
+        "or size (TOON against JSON, in characters and estimated tokens)",
     )
     show.set_defaults(func=run_show)
     create = actions.add_parser(
@@ -78,6 +80,13 @@ def run_show(args: argparse.Namespace) -> int:
         print(handoff.render_markdown(pkg, path), end="")
     elif args.format == "json":
         print(json.dumps(handoff.as_data(pkg), indent=2, ensure_ascii=False))
+    elif args.format == "size":
+        size = handoff.sizes(pkg, pkg.session_context.model)
+        print(
+            f"TOON {size['toon_chars']:,} characters, about {size['toon_tokens']:,} tokens; "
+            f"as JSON {size['json_chars']:,} characters, about {size['json_tokens']:,} tokens: "
+            f"TOON saves {size['saving_percent']}% (token figures are estimates, {size['method']})"
+        )
     else:
         cap = int(settings.load(project).get("inject_cap_chars", 9000))
         print(handoff.injection(pkg, path, cap, heading=INJECT_HEADING))
