@@ -21,7 +21,7 @@ import math
 import os
 from typing import Any
 
-from session_state.budget import family_version
+from session_state.budget import family_version, new_generation
 
 CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
 CL100K_PATTERN = (
@@ -49,10 +49,7 @@ def factor_for(model: str | None) -> float:
         return NEW_FACTOR
     version = family_version(model)
     if version is not None:
-        family, major, minor = version
-        if major >= 5 or (family == "opus" and major == 4 and minor >= 7):
-            return NEW_FACTOR
-        return OLD_FACTOR
+        return NEW_FACTOR if new_generation(*version) else OLD_FACTOR
     if model.lower().startswith("claude-"):  # claude-3-5-sonnet-… and other older shapes
         return OLD_FACTOR
     return NEW_FACTOR
