@@ -1,20 +1,13 @@
 """Hook inputs, one pydantic model per Claude Code event.
 
 Only `session_id` and `hook_event_name` are required; unknown fields are kept and
-enumerations are open strings (known values listed as constants), because every Claude Code
-release adds fields and values (`SessionStart` gained `compact` and `fork`; closed enums in
+enumerations are open strings, because every Claude Code release adds fields and values (`SessionStart` gained `compact` and `fork`; closed enums in
 other libraries broke on them).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
-
-SOURCES = ("startup", "resume", "clear", "compact", "fork")
-END_REASONS = ("clear", "resume", "logout", "prompt_input_exit", "other")
-COMPACT_TRIGGERS = ("manual", "auto")
 
 
 class HookInput(BaseModel):
@@ -70,7 +63,3 @@ MODELS: dict[str, type[HookInput]] = {
     "SessionEnd": SessionEnd,
 }
 
-
-def parse(event: str, payload: Any) -> HookInput:
-    """Validate `payload` as `event`'s input; raises pydantic.ValidationError naming the field."""
-    return MODELS[event].model_validate(payload)

@@ -11,10 +11,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-TASK_STATUSES = ("pending", "in_progress", "blocked", "completed", "failed")
-SESSION_STATUSES = ("active", "token_warning", "context_switch", "recovered", "ended")
-LEVELS = ("unknown", "ok", "monitor", "warning", "critical")
-
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
