@@ -53,13 +53,3 @@ class SubagentStop(HookInput):
 class SessionEnd(HookInput):
     reason: str | None = "other"
 
-
-MODELS: dict[str, type[HookInput]] = {
-    "SessionStart": SessionStart,
-    "UserPromptSubmit": UserPromptSubmit,
-    "PreCompact": PreCompact,
-    "Stop": Stop,
-    "SubagentStop": SubagentStop,
-    "SessionEnd": SessionEnd,
-}
-
