@@ -12,7 +12,7 @@ import pytest
 from conftest import shared_or_skip
 from hookrun import Sandbox
 
-from session_state import checkpoints, handoff, project, refresh, state
+from session_state import checkpoints, handoff, paths, project, refresh, state
 from session_state.models import Checkpoint, Decision, FileTouch, Request, SessionState, Subagent, Task
 
 TRIGGERS = int(os.environ.get("SESSION_STATE_RETENTION_TRIGGERS", "10000"))
@@ -111,8 +111,8 @@ def test_handoff_validation_names_the_bad_field(tmp_path: Path) -> None:
     pkg = handoff.build(big_state("s"), tmp_path, {})
     handoff.write(sdir, pkg)
     assert handoff.read(sdir) == pkg
-    text = (sdir / handoff.TOON).read_text().replace("next_step:", "nxt_step:")
-    (sdir / handoff.TOON).write_text(text)
+    text = (sdir / paths.HANDOFF).read_text().replace("next_step:", "nxt_step:")
+    (sdir / paths.HANDOFF).write_text(text)
     with pytest.raises(ValueError) as err:
         handoff.read(sdir)
     assert "next_step" in str(err.value)
@@ -166,7 +166,7 @@ def test_todowrite_replaces_its_list_and_maps_statuses() -> None:
 
 def test_decisions_survive_a_corrupt_file(tmp_path: Path) -> None:
     project.decide(tmp_path, "use sqlite", "single user", session_id="s")
-    (tmp_path / project.DECISIONS).write_text("decisions[1]{bogus}:\n  1,2,3\n")
+    (tmp_path / paths.DECISIONS).write_text("decisions[1]{bogus}:\n  1,2,3\n")
     d = project.decide(tmp_path, "use orjson", "speed", session_id="s")
     assert [x.choice for x in project.decisions(tmp_path)] == ["use orjson"]
     assert list(tmp_path.glob("decisions.toon.corrupt-*"))  # the bad file is kept, not lost

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from session_state import fsutil
+from session_state import fsutil, paths
 
 filelock = pytest.importorskip("filelock")
 
@@ -150,7 +150,7 @@ def test_live_holder_makes_acquire_time_out_after_about_the_timeout(tmp_path: Pa
 
 def test_store_locked_times_out_below_the_hook_timeout(tmp_path: Path) -> None:
     store = pytest.importorskip("session_state.store")
-    holder = _holder(tmp_path / store.LOCK_NAME)
+    holder = _holder(tmp_path / paths.LOCK)
     try:
         t0 = time.perf_counter()
         with pytest.raises(store.LockTimeout):
@@ -173,7 +173,7 @@ import sys
 sys.path.insert(0, sys.argv[2])
 from pathlib import Path
 import filelock
-from session_state import fsutil
+from session_state import fsutil, paths
 path = Path(sys.argv[1])
 for _ in range(int(sys.argv[3])):
     with filelock.FileLock(str(path) + ".lock", timeout=10):

@@ -14,7 +14,6 @@ from pathlib import Path
 from session_state import paths
 from session_state.fsutil import create_exclusive
 
-PENDING = "refresh.pending"
 PENDING_STALE_S = 60.0
 
 
@@ -23,7 +22,7 @@ def spawn_refresh(project_dir: Path, session_id: str, transcript_path: str | Non
     if python is None:
         return False
     sdir = paths.session_dir(paths.state_root(project_dir), session_id)
-    pending = sdir / PENDING
+    pending = sdir / paths.REFRESH_PENDING
     if not create_exclusive(pending):
         try:
             if time.time() - pending.stat().st_mtime < PENDING_STALE_S:
@@ -33,7 +32,7 @@ def spawn_refresh(project_dir: Path, session_id: str, transcript_path: str | Non
             pass
         if not create_exclusive(pending):
             return False
-    src = str(Path(__file__).resolve().parent.parent)
+    src = str(paths.source_root())
     code = f"import sys; sys.path.insert(0, {src!r}); from session_state.refresh import main; main()"
     argv = [python, "-I", "-X", "utf8", "-c", code, str(project_dir), session_id, transcript_path or ""]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}

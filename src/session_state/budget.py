@@ -216,7 +216,7 @@ def record(session_dir: str | os.PathLike[str], budget: dict[str, Any], event: s
     crossed: list[str] = []
     level = budget.get("level")
     if level in LEVELS:
-        markers = folder / "markers"
+        markers = paths.markers_dir(folder)
         paths.ensure_dir(markers)
         epoch = _count(budget.get("compactions"))
         for name in LEVELS[: LEVELS.index(level) + 1]:
@@ -234,5 +234,5 @@ def record(session_dir: str | os.PathLike[str], budget: dict[str, Any], event: s
     }
     if crossed:
         entry["crossed"] = crossed
-    fsutil.append_record(folder / "usage.jsonl", json.dumps(entry, separators=(",", ":")).encode())
+    fsutil.append_record(folder / paths.USAGE, json.dumps(entry, separators=(",", ":")).encode())
     return crossed

@@ -19,13 +19,6 @@ from typing import Any
 from session_state import fsutil, journal, paths, store
 from session_state.models import Budget, Checkpoint, CheckpointRef, SessionState
 
-FOLDER = "checkpoints"
-ARCHIVE = "archive"
-SUFFIX = ".json"
-
-
-def folder(session_dir: Path) -> Path:
-    return session_dir / FOLDER
 
 
 def _new_id(trigger: str) -> str:
@@ -36,7 +29,7 @@ def _new_id(trigger: str) -> str:
 
 def take(session_dir: Path, state: SessionState, trigger: str, settings: dict[str, Any]) -> Checkpoint:
     """Snapshot `state` (call under the session lock) and apply the per-session count cap."""
-    target = folder(session_dir)
+    target = paths.checkpoints_dir(session_dir)
     paths.ensure_dir(target)
     cp = Checkpoint(
         id=_new_id(trigger),
@@ -46,7 +39,7 @@ def take(session_dir: Path, state: SessionState, trigger: str, settings: dict[st
         budget=state.budget.model_copy() if state.budget else None,
         state=state.model_copy(deep=True),
     )
-    store.write_model(target / f"{cp.id}{SUFFIX}", cp)
+    store.write_model(target / f"{cp.id}{paths.CHECKPOINT_SUFFIX}", cp)
     state.last_checkpoint = cp.id
     state.last_checkpoint_at = cp.created
     keep_count(session_dir, int(settings.get("checkpoints_keep", 20)))
@@ -71,15 +64,15 @@ def age_seconds(iso: str) -> float:
 def names(session_dir: Path) -> list[str]:
     """Checkpoint file names, newest first."""
     try:
-        entries = os.listdir(folder(session_dir))
+        entries = os.listdir(paths.checkpoints_dir(session_dir))
     except (FileNotFoundError, NotADirectoryError):
         return []
-    return sorted((e for e in entries if e.endswith(SUFFIX) and not e.startswith(".")), reverse=True)
+    return sorted((e for e in entries if e.endswith(paths.CHECKPOINT_SUFFIX) and not e.startswith(".")), reverse=True)
 
 
 def load(session_dir: Path, name: str) -> Checkpoint | None:
     try:
-        return store.read_model(folder(session_dir) / name, Checkpoint, quarantine=False)
+        return store.read_model(paths.checkpoints_dir(session_dir) / name, Checkpoint, quarantine=False)
     except store.CorruptFile:
         return None
 
@@ -95,7 +88,7 @@ def latest_valid(session_dir: Path) -> Checkpoint | None:
 def refs(session_dir: Path, limit: int | None = None) -> list[CheckpointRef]:
     out: list[CheckpointRef] = []
     for name in names(session_dir)[:limit]:
-        stem = name[: -len(SUFFIX)]
+        stem = name[: -len(paths.CHECKPOINT_SUFFIX)]
         parts = stem.split("-")
         created = _created_from_id(parts[0])
         trigger = "-".join(parts[1:-1]) or "?"
@@ -121,11 +114,11 @@ def keep_count(session_dir: Path, keep: int) -> list[str]:
 
 def archive_one(session_dir: Path, name: str) -> bool:
     """Move one checkpoint into archive/ gzip-compressed (atomic; the original goes last)."""
-    src = folder(session_dir) / name
+    src = paths.checkpoints_dir(session_dir) / name
     raw = fsutil.read_bytes(src)
     if raw is None:
         return False
-    dest_dir = folder(session_dir) / ARCHIVE
+    dest_dir = paths.checkpoints_dir(session_dir) / paths.ARCHIVE
     paths.ensure_dir(dest_dir)
     fsutil.atomic_write(dest_dir / f"{name}.gz", gzip.compress(raw, mtime=0), durable=False)
     try:
@@ -155,14 +148,14 @@ def prune(root: Path, settings: dict[str, Any], *, dry_run: bool = False, progre
     keep = max(int(settings.get("checkpoints_keep", 20)), 1)
     max_age = float(settings.get("archive_after_days", 7)) * 86400
     cap = int(settings.get("project_cap_bytes", 50_000_000))
-    sessions = sorted(p for p in (root / "sessions").glob("*") if p.is_dir() and not p.is_symlink())
+    sessions = sorted(p for p in paths.sessions_dir(root).glob("*") if p.is_dir() and not p.is_symlink())
     live: list[tuple[float, Path, bool]] = []  # (mtime, path, is_archive)
     for n, sdir in enumerate(sessions):
         if progress:
             progress(n + 1, len(sessions))
         ordered = names(sdir)
         for idx, name in enumerate(ordered):
-            path = folder(sdir) / name
+            path = paths.checkpoints_dir(sdir) / name
             try:
                 st = path.stat()
             except FileNotFoundError:
@@ -173,20 +166,20 @@ def prune(root: Path, settings: dict[str, Any], *, dry_run: bool = False, progre
                 report.archived.append(str(path))
                 if not dry_run:
                     archive_one(sdir, name)
-                    gz = folder(sdir) / ARCHIVE / f"{name}.gz"
+                    gz = paths.checkpoints_dir(sdir) / paths.ARCHIVE / f"{name}.gz"
                     live.append((st.st_mtime, gz, True))
                 else:
                     live.append((st.st_mtime, path, True))
             elif idx > 0:
                 live.append((st.st_mtime, path, False))
-        for gz in sorted((folder(sdir) / ARCHIVE).glob("*.gz")):
+        for gz in sorted((paths.checkpoints_dir(sdir) / paths.ARCHIVE).glob("*.gz")):
             if any(p == gz for _, p, _ in live):
                 continue
             size = gz.stat().st_size
             report.bytes_before += size
             live.append((gz.stat().st_mtime, gz, True))
     total = sum(_size(p) for _, p, _ in live) + sum(
-        _size(folder(s) / names(s)[0]) for s in sessions if names(s)
+        _size(paths.checkpoints_dir(s) / names(s)[0]) for s in sessions if names(s)
     )
     for _, path, _ in sorted(live, key=lambda item: (not item[2], item[0])):
         if total <= cap:

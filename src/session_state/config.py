@@ -145,8 +145,8 @@ def resolve(project: Path) -> tuple[dict[str, Any], dict[str, str], list[str]]:
     origin = {key: "default" for key in values}
     errors: list[str] = []
     layers = [
-        (settings.user_config_path(), _layer(settings.user_config_path())),
-        (settings.project_config_path(project), _layer(settings.project_config_path(project))),
+        (paths.user_config_path(), _layer(paths.user_config_path())),
+        (paths.project_config_path(project), _layer(paths.project_config_path(project))),
         ("environment", _env_layer()),
     ]
     for source, (good, errs) in layers:
@@ -173,11 +173,11 @@ def effective(project: Path) -> dict[str, Any]:
 
         for line in errors:
             log.write(f"configuration: {line}")
-    files = [settings.user_config_path(), settings.project_config_path(project)]
+    files = [paths.user_config_path(), paths.project_config_path(project)]
     try:
         root = paths.state_root(project)
         payload = {"stamp": settings.stamp(files), "env": settings._env_overrides(), "values": values, "errors": errors}
-        fsutil.atomic_write(root / settings.CACHE_NAME, json.dumps(payload).encode(), durable=False)
+        fsutil.atomic_write(root / paths.CONFIG_CACHE, json.dumps(payload).encode(), durable=False)
     except OSError:
         pass
     return values

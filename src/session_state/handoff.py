@@ -14,7 +14,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any, Callable
 
-from session_state import checkpoints, journal, project, store
+from session_state import checkpoints, journal, paths, project, store
 from session_state.models import (
     ContextSnapshot,
     HandoffPackage,
@@ -24,8 +24,6 @@ from session_state.models import (
     TaskContext,
 )
 
-TOON = "handoff.toon"
-MARKDOWN = "handoff.md"
 ACTIVE = ("in_progress", "blocked", "pending")
 
 
@@ -93,7 +91,7 @@ def build(state: SessionState, root: Path, settings: dict[str, Any]) -> HandoffP
         ),
         context_snapshot=ContextSnapshot(
             critical_context=critical,
-            recent_checkpoints=checkpoints.refs(root / "sessions" / _dir_name(state.session_id), limit=5),
+            recent_checkpoints=checkpoints.refs(paths.session_dir(root, state.session_id, create=False), limit=5),
             active_todos=active[:30],
             decisions=project.decisions(root)[-10:],
             files=files,
@@ -107,12 +105,6 @@ def build(state: SessionState, root: Path, settings: dict[str, Any]) -> HandoffP
         ),
         flags=flags,
     )
-
-
-def _dir_name(session_id: str) -> str:
-    from session_state.paths import safe_id
-
-    return safe_id(session_id)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -191,17 +183,17 @@ def render_markdown(pkg: HandoffPackage, toon_path: Path) -> str:
 
 
 def write(session_dir: Path, pkg: HandoffPackage) -> Path:
-    path = session_dir / TOON
+    path = session_dir / paths.HANDOFF
     store.write_toon(path, as_data(pkg))
     from session_state import fsutil
 
-    fsutil.atomic_write(session_dir / MARKDOWN, render_markdown(pkg, path).encode("utf-8"))
+    fsutil.atomic_write(session_dir / paths.HANDOFF_MD, render_markdown(pkg, path).encode("utf-8"))
     return path
 
 
 def read(session_dir: Path) -> HandoffPackage | None:
     """The session's handoff, validated; None when absent. Raises ValidationError naming the field."""
-    data = store.read_toon(session_dir / TOON)
+    data = store.read_toon(session_dir / paths.HANDOFF)
     if data is None:
         return None
     return HandoffPackage.model_validate(data)

@@ -13,10 +13,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from session_state import fsutil
+from session_state import fsutil, paths
 
-JOURNAL = "journal.jsonl"
-CURSOR = "cursor.json"
 
 
 def now_iso() -> str:
@@ -25,7 +23,7 @@ def now_iso() -> str:
 
 def load_cursor(session_dir: Path) -> dict[str, Any] | None:
     """The saved transcript cursor, or None when absent or unreadable (a rescan rebuilds it)."""
-    raw = fsutil.read_bytes(session_dir / CURSOR)
+    raw = fsutil.read_bytes(session_dir / paths.CURSOR)
     if raw is None:
         return None
     try:
@@ -37,12 +35,12 @@ def load_cursor(session_dir: Path) -> dict[str, Any] | None:
 
 def save_cursor(session_dir: Path, cursor: dict[str, Any]) -> None:
     # Not fsynced: the cursor is a cache of the transcript and is rebuilt if lost.
-    fsutil.atomic_write(session_dir / CURSOR, json.dumps(cursor, separators=(",", ":")).encode(), durable=False)
+    fsutil.atomic_write(session_dir / paths.CURSOR, json.dumps(cursor, separators=(",", ":")).encode(), durable=False)
 
 
 def append(session_dir: Path, facts: list[dict[str, Any]]) -> None:
     """Append facts, one record each (an O_APPEND write per record keeps each whole)."""
-    path = session_dir / JOURNAL
+    path = session_dir / paths.JOURNAL
     for fact in facts:
         # "replace": a lone surrogate (an emoji cut in half upstream) is written as "?" instead of
         # raising on every later hook of the session; every reader then sees valid UTF-8.
@@ -84,7 +82,7 @@ def read(session_dir: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]
     A record without its newline (a writer was killed, or is still writing) is left for
     the next read; a record that does not parse is skipped.
     """
-    raw = fsutil.read_bytes(session_dir / JOURNAL)
+    raw = fsutil.read_bytes(session_dir / paths.JOURNAL)
     if raw is None or offset >= len(raw):
         return [], offset if raw is not None else 0
     end = raw.rfind(b"\n", offset) + 1

@@ -53,7 +53,7 @@ def find_fork_parent(session_id: str, transcript_path: str | None, root: Path | 
 def recorded_parent(root: Path, session_id: str) -> str | None:
     """The parent a session's saved state names, read leniently (a hint, not a trusted value)."""
     try:
-        data = json.loads((paths.session_dir(root, session_id, create=False) / "state.json").read_bytes())
+        data = json.loads((paths.session_dir(root, session_id, create=False) / paths.STATE).read_bytes())
         parent = data["lineage"]["parent_session_id"]
     except (OSError, ValueError, KeyError, TypeError):
         return None

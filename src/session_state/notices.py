@@ -15,12 +15,11 @@ from typing import Any
 
 from session_state import fsutil, paths
 
-FOLDER = "notices"
 
 
 def post(session_dir: Path, key: str, *, user: str | None = None, model: str | None = None) -> bool:
     """Queue a notice under `key`; False when one with that key was already queued or shown."""
-    folder = session_dir / FOLDER
+    folder = session_dir / paths.NOTICES
     paths.ensure_dir(folder)
     name = paths.safe_id(key)
     if (folder / f"{name}.shown").exists():
@@ -31,7 +30,7 @@ def post(session_dir: Path, key: str, *, user: str | None = None, model: str | N
 
 def take(session_dir: Path) -> list[dict[str, Any]]:
     """Claim every pending notice (oldest first) for this hook's output."""
-    folder = session_dir / FOLDER
+    folder = session_dir / paths.NOTICES
     try:
         entries = sorted(os.listdir(folder))
     except (FileNotFoundError, NotADirectoryError):

@@ -1,6 +1,8 @@
 """Where session-state keeps things, and how untrusted ids become safe file names.
 
-Stdlib only: imported by the per-turn hooks.
+Stdlib only (Python 3.8 syntax at run time: the bootstrap imports it): imported by the
+per-turn hooks. This module is the one owner of every file and folder name the plugin
+uses, and of the plugin and source roots; other modules spell no file name themselves.
 
 Layout (see docs/ARCHITECTURE.md):
   <project>/.claude/session-state/            state root (0700, its own .gitignore)
@@ -16,6 +18,34 @@ import re
 from pathlib import Path
 
 STATE_DIR_ENV = "SESSION_STATE_DIR"
+
+# In the state root.
+SESSIONS = "sessions"
+DECISIONS = "decisions.toon"
+CONTEXT = "session-context.toon"
+WORKFLOW = "workflow-state.toon"
+CONFIG_CACHE = "config.effective.json"
+LOCK = ".lock"  # store.locked's lock file, in whichever folder it guards
+# In a session folder.
+STATE = "state.json"
+CURSOR = "cursor.json"
+STATUSLINE_CURSOR = "statusline-cursor.json"
+JOURNAL = "journal.jsonl"
+USAGE = "usage.jsonl"
+HANDOFF = "handoff.toon"
+HANDOFF_MD = "handoff.md"
+CHECKPOINTS = "checkpoints"
+ARCHIVE = "archive"  # inside checkpoints/
+CHECKPOINT_SUFFIX = ".json"
+MARKERS = "markers"
+NOTICES = "notices"  # in a session folder, and in the data root for notices without a session
+REFRESH_PENDING = "refresh.pending"
+CLAIMED = "claimed"
+ENDED = "ended"
+ENDED_BY_CLEAR = "ended.clear"
+# Configuration files.
+CONFIG_NAME = "session-state.json"
+USER_CONFIG_ENV = "SESSION_STATE_USER_CONFIG"
 _SAFE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _DEVICE = re.compile(r"(?:con|prn|aux|nul|com\d|lpt\d)(?:\..*)?")
 _GITIGNORE = "# session-state: per-user session data, never commit it\n*\n"
@@ -70,11 +100,11 @@ def state_root(project: Path, *, create: bool = True) -> Path:
 
 
 def sessions_dir(root: Path) -> Path:
-    return root / "sessions"
+    return root / SESSIONS
 
 
 def session_dir(root: Path, session_id: str, *, create: bool = True) -> Path:
-    sessions = root / "sessions"
+    sessions = root / SESSIONS
     path = sessions / safe_id(session_id)
     for folder in (sessions, path):
         if folder.is_symlink():  # a planted link would move the session outside the root
@@ -82,6 +112,62 @@ def session_dir(root: Path, session_id: str, *, create: bool = True) -> Path:
     if create:
         ensure_dir(path)
     return path
+
+
+def markers_dir(session_dir: Path) -> Path:
+    return session_dir / MARKERS
+
+
+def checkpoints_dir(session_dir: Path) -> Path:
+    return session_dir / CHECKPOINTS
+
+
+def archive_dir(session_dir: Path) -> Path:
+    return session_dir / CHECKPOINTS / ARCHIVE
+
+
+def claude_config_dir() -> Path:
+    """Claude Code's own folder for the user: $CLAUDE_CONFIG_DIR, else ~/.claude."""
+    base = os.environ.get("CLAUDE_CONFIG_DIR")
+    return Path(base) if base else Path(os.path.expanduser("~")) / ".claude"
+
+
+def user_config_path() -> Path:
+    """The user's configuration file (trusted); SESSION_STATE_USER_CONFIG replaces it in tests."""
+    env = os.environ.get(USER_CONFIG_ENV)
+    return Path(env) if env else claude_config_dir() / CONFIG_NAME
+
+
+def project_config_path(project: Path) -> Path:
+    """The project's configuration file (untrusted: see config.PROJECT_KEYS)."""
+    return project / ".claude" / CONFIG_NAME
+
+
+_SOURCE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def source_root() -> Path:
+    """The folder holding the `session_state` package (`<plugin>/src`), for child processes' sys.path."""
+    return _SOURCE_ROOT
+
+
+def plugin_root() -> Path:
+    """The installed plugin's folder (bin/, requirements.lock), found from this file, never from the environment."""
+    return _SOURCE_ROOT.parent
+
+
+def requirements_lock() -> Path:
+    """The pinned requirements the plugin's environment is built from."""
+    return plugin_root() / "requirements.lock"
+
+
+def plugin_bin() -> Path:
+    return plugin_root() / "bin"
+
+
+def launcher_path() -> Path:
+    """The stable `session-state` launcher in the data root that follows plugin updates."""
+    return data_root() / "bin" / "session-state"
 
 
 def data_root() -> Path:
@@ -95,6 +181,11 @@ def data_root() -> Path:
 
 def log_file() -> Path:
     return data_root() / "logs" / "session-state.log"
+
+
+def data_notices() -> Path:
+    """Notices for the user that no session folder could hold (the runner's own errors)."""
+    return data_root() / NOTICES
 
 
 def ensure_dir(path: Path) -> None:

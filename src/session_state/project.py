@@ -13,19 +13,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from session_state import journal, store
+from session_state import journal, paths, store
 from session_state.models import Decision, DecisionLog, SessionState
 
-DECISIONS = "decisions.toon"
-CONTEXT = "session-context.toon"
-WORKFLOW = "workflow-state.toon"
 KEEP_DECISIONS = 200
 
 
 def decisions(root: Path) -> list[Decision]:
     """The project's decisions, oldest first; an unreadable file yields none (and is kept)."""
     try:
-        data = store.read_toon(root / DECISIONS)
+        data = store.read_toon(root / paths.DECISIONS)
     except (OSError, ValueError):
         return []
     if not data:
@@ -46,17 +43,17 @@ def decide(root: Path, choice: str, why: str, *, session_id: str | None, by: str
     decision = Decision(id=f"d-{digest}", ts=now, choice=choice, why=why, session_id=session_id, by=by)
     with store.locked(root):
         try:
-            data = store.read_toon(root / DECISIONS)
+            data = store.read_toon(root / paths.DECISIONS)
             log = DecisionLog.model_validate(data) if data else DecisionLog()
         except ValueError:
-            moved = store.set_aside(root / DECISIONS)
+            moved = store.set_aside(root / paths.DECISIONS)
             from session_state import log as plugin_log
 
             plugin_log.write(f"decisions.toon did not validate; set aside as {moved}")
             log = DecisionLog()
         log.decisions.append(decision)
         del log.decisions[:-KEEP_DECISIONS]
-        store.write_toon(root / DECISIONS, log.model_dump(mode="json"))
+        store.write_toon(root / paths.DECISIONS, log.model_dump(mode="json"))
     return decision
 
 
@@ -134,12 +131,12 @@ def detect(project_dir: Path) -> dict[str, Any]:
 def write_context(root: Path, project_dir: Path) -> None:
     data = detect(project_dir)
     data["updated"] = journal.now_iso()
-    current = store.read_toon(root / CONTEXT) if (root / CONTEXT).exists() else None
+    current = store.read_toon(root / paths.CONTEXT) if (root / paths.CONTEXT).exists() else None
     if isinstance(current, dict) and {k: v for k, v in current.items() if k != "updated"} == {
         k: v for k, v in data.items() if k != "updated"
     }:
         return
-    store.write_toon(root / CONTEXT, data)
+    store.write_toon(root / paths.CONTEXT, data)
 
 
 def write_workflow(root: Path, state: SessionState) -> None:
@@ -154,4 +151,4 @@ def write_workflow(root: Path, state: SessionState) -> None:
         "progress": f"{done}/{len(state.tasks)} completed",
         "phases": phases,
     }
-    store.write_toon(root / WORKFLOW, data)
+    store.write_toon(root / paths.WORKFLOW, data)

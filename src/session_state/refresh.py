@@ -18,7 +18,6 @@ from session_state import budget as budget_mod
 from session_state import checkpoints, handoff, journal, lineage, notices, paths, project, settings, state, store
 from session_state.models import Checkpoint, SessionState
 
-from session_state.background import PENDING
 
 
 @dataclass
@@ -60,7 +59,7 @@ def materialize(
         # this point finds no marker and queues another refresh; one that appended before is
         # folded below. Whoever sees the marker gone and then takes the lock sees this done.
         try:
-            os.unlink(sdir / PENDING)
+            os.unlink(sdir / paths.REFRESH_PENDING)
         except FileNotFoundError:
             pass
         recovered = None

@@ -179,14 +179,14 @@ def checkpoint_marks(session_dir: Path | None) -> list[Mark]:
     """Checkpoints (live and archived) with the time their id encodes."""
     if session_dir is None:
         return []
-    from session_state import checkpoints
+    from session_state import checkpoints, paths
 
-    folder = checkpoints.folder(session_dir)
+    folder = paths.checkpoints_dir(session_dir)
     files = [(n, False) for n in checkpoints.names(session_dir)]
-    files += [(p.name, True) for p in (folder / checkpoints.ARCHIVE).glob("*.json.gz")]
+    files += [(p.name, True) for p in (folder / paths.ARCHIVE).glob("*.json.gz")]
     marks = []
     for name, archived in files:
-        stem = name.removesuffix(".gz").removesuffix(checkpoints.SUFFIX)
+        stem = name.removesuffix(".gz").removesuffix(paths.CHECKPOINT_SUFFIX)
         parts = stem.split("-")
         try:
             stamp = datetime.strptime(parts[0][:15], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
@@ -205,7 +205,7 @@ def collect(
     progress: Progress | None = None,
 ) -> ReportData:
     from session_state import budget as budget_mod
-    from session_state import transcript
+    from session_state import paths, transcript
 
     points, compactions = scan(transcript_path, progress)
     cursor, _ = transcript.update(None, transcript_path, facts=False)
@@ -222,7 +222,7 @@ def collect(
     handoff_text = None
     if session_dir is not None:
         try:
-            handoff_text = (session_dir / "handoff.toon").read_text(encoding="utf-8")
+            handoff_text = (session_dir / paths.HANDOFF).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             handoff_text = None
     raw_thresholds = settings.get("thresholds") or {}

@@ -28,23 +28,6 @@ DEFAULTS: dict[str, Any] = {
     "redact_extra": [],
 }
 
-PROJECT_FILE = ".claude/session-state.json"
-USER_FILE_ENV = "SESSION_STATE_USER_CONFIG"
-CACHE_NAME = "config.effective.json"
-
-
-def user_config_path() -> Path:
-    env = os.environ.get(USER_FILE_ENV)
-    if env:
-        return Path(env)
-    base = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
-    return Path(base) / "session-state.json"
-
-
-def project_config_path(project: Path) -> Path:
-    return project / PROJECT_FILE
-
-
 def stamp(paths: list[Path]) -> list[list[Any]]:
     """Size and mtime of each config file (absent files count too), for cache validity."""
     out: list[list[Any]] = []
@@ -61,11 +44,11 @@ def load(project: Path) -> dict[str, Any]:
     """Effective settings for `project`: the validated cache when current, else re-validate."""
     from session_state import paths
 
-    files = [user_config_path(), project_config_path(project)]
+    files = [paths.user_config_path(), paths.project_config_path(project)]
     current = stamp(files)
     if not any(size is not None for _, size, _ in current) and not _env_overrides():
         return dict(DEFAULTS)
-    cache = paths.state_root(project, create=False) / CACHE_NAME
+    cache = paths.state_root(project, create=False) / paths.CONFIG_CACHE
     try:
         cached = json.loads(cache.read_bytes())
         if cached.get("stamp") == current and cached.get("env") == _env_overrides():

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from session_state import journal, store
+from session_state import journal, paths, store
 from session_state.models import (
     Command,
     Compaction,
@@ -23,7 +23,6 @@ from session_state.models import (
     Totals,
 )
 
-STATE = "state.json"
 KEEP_REQUESTS = 5
 KEEP_FILES = 60
 KEEP_COMMANDS = 20
@@ -51,11 +50,11 @@ def new_state(session_id: str, project: Path) -> SessionState:
 
 def load(session_dir: Path) -> SessionState | None:
     """The saved state; raises store.CorruptFile (after setting the file aside) when unusable."""
-    return store.read_model(session_dir / STATE, SessionState)
+    return store.read_model(session_dir / paths.STATE, SessionState)
 
 
 def save(session_dir: Path, state: SessionState) -> None:
-    store.write_model(session_dir / STATE, state)
+    store.write_model(session_dir / paths.STATE, state)
 
 
 def fold(state: SessionState, facts: list[dict[str, Any]]) -> bool:

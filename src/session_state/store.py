@@ -18,11 +18,10 @@ import orjson
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, ValidationError
 
-from session_state import fsutil
+from session_state import fsutil, paths
 
 M = TypeVar("M", bound=BaseModel)
 LOCK_TIMEOUT_S = 3.0
-LOCK_NAME = ".lock"
 
 
 class CorruptFile(Exception):
@@ -42,7 +41,7 @@ class LockTimeout(Exception):
 @contextmanager
 def locked(folder: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
     """Hold the folder's lock (a separate `.lock` file, never deleted) for a read-modify-write."""
-    lock = FileLock(str(folder / LOCK_NAME), timeout=timeout, mode=0o600)
+    lock = FileLock(str(folder / paths.LOCK), timeout=timeout, mode=0o600)
     try:
         lock.acquire()
     except Timeout as exc:

@@ -22,10 +22,11 @@ import sys
 from pathlib import Path
 from typing import Optional, Tuple
 
+from session_state import paths
+
 LAYOUT_VERSION = "1"
 KEY_LENGTH = 16  # hex chars: short env paths matter on Windows (MAX_PATH), 64 bits is plenty
 LOCK_ENV = "SESSION_STATE_REQUIREMENTS"  # test seam: provision from another lock file
-_PLUGIN_ROOT = Path(__file__).resolve().parents[3]
 
 
 def lock_path() -> Path:
@@ -36,7 +37,7 @@ def lock_path() -> Path:
     replaces it; it exists so tests can provision from a lock that must fail.
     """
     override = os.environ.get(LOCK_ENV)
-    return Path(override) if override else _PLUGIN_ROOT / "requirements.lock"
+    return Path(override) if override else paths.requirements_lock()
 
 
 def read_lock() -> Optional[bytes]:

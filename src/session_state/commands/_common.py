@@ -16,9 +16,11 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from session_state import paths
+
 SESSION_ENV = "CLAUDE_CODE_SESSION_ID"
 # Files whose modification marks a session as "recently updated".
-_ACTIVITY_FILES = ("state.json", "usage.jsonl", "cursor.json", "journal.jsonl", "handoff.toon")
+_ACTIVITY_FILES = (paths.STATE, paths.USAGE, paths.CURSOR, paths.JOURNAL, paths.HANDOFF)
 
 
 def parser(subparsers: Any, name: str, help_text: str, description: str, examples: list[str]) -> argparse.ArgumentParser:
@@ -58,8 +60,6 @@ def error(message: str) -> Exception:
 
 
 def project(args: argparse.Namespace) -> Path:
-    from session_state import paths
-
     given = getattr(args, "project", None)
     if given:
         path = Path(given).expanduser()
@@ -71,8 +71,6 @@ def project(args: argparse.Namespace) -> Path:
 
 def root(project_dir: Path) -> Path:
     """The project's state root; an error when no session has written state there yet."""
-    from session_state import paths
-
     found = paths.state_root(project_dir, create=False)
     if not paths.sessions_dir(found).is_dir() or not any(_session_dirs(found)):
         raise error(
@@ -83,7 +81,7 @@ def root(project_dir: Path) -> Path:
 
 def _session_dirs(root_dir: Path) -> list[Path]:
     try:
-        entries = list((root_dir / "sessions").iterdir())
+        entries = list(paths.sessions_dir(root_dir).iterdir())
     except OSError:
         return []
     return [p for p in entries if p.is_dir() and not p.is_symlink()]
@@ -107,8 +105,6 @@ def session_dirs(root_dir: Path) -> list[Path]:
 
 def session(args: argparse.Namespace, root_dir: Path) -> tuple[str, Path]:
     """(session id, its folder) for `--session`, the environment, or the latest session."""
-    from session_state import paths
-
     given = getattr(args, "session", None)
     source = "--session"
     if not given and os.environ.get(SESSION_ENV):
@@ -125,16 +121,14 @@ def session(args: argparse.Namespace, root_dir: Path) -> tuple[str, Path]:
 
 def session_id_of(folder: Path) -> str:
     """The real session id of a folder (folder names of unusual ids are encoded)."""
-    for name in ("state.json", "cursor.json"):
+    for name in (paths.STATE, paths.CURSOR):
         try:
             data = json.loads((folder / name).read_bytes())
         except (OSError, ValueError):
             continue
         if isinstance(data, dict):
-            sid = data.get("session_id") if name == "state.json" else data.get("first_session_id")
+            sid = data.get("session_id") if name == paths.STATE else data.get("first_session_id")
             if isinstance(sid, str) and sid:
-                from session_state import paths
-
                 if paths.safe_id(sid) == folder.name:
                     return sid
     return folder.name
@@ -149,7 +143,7 @@ def transcript_path(folder: Path) -> str | None:
     if isinstance(path, str) and path:
         return path
     try:
-        data = json.loads((folder / "state.json").read_bytes())
+        data = json.loads((folder / paths.STATE).read_bytes())
     except (OSError, ValueError):
         return None
     found = data.get("transcript_path") if isinstance(data, dict) else None

@@ -57,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def projects_dir() -> Path:
-    base = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
-    return Path(base) / "projects"
+    from session_state import paths
+
+    return paths.claude_config_dir() / "projects"
 
 
 def find_transcript(session_id: str, project: Path) -> str | None:
@@ -69,7 +70,7 @@ def find_transcript(session_id: str, project: Path) -> str | None:
     """
     from session_state import paths
 
-    cursor_file = paths.session_dir(paths.state_root(project, create=False), session_id, create=False) / "cursor.json"
+    cursor_file = paths.session_dir(paths.state_root(project, create=False), session_id, create=False) / paths.CURSOR
     try:
         stored = json.loads(cursor_file.read_bytes()).get("path")
         if isinstance(stored, str) and os.path.isfile(stored):
@@ -92,7 +93,7 @@ def stored_cursor(project: Path, session_id: str, path: str) -> dict[str, Any] |
 
     try:
         folder = paths.session_dir(paths.state_root(project, create=False), session_id, create=False)
-        data = json.loads((folder / "cursor.json").read_bytes())
+        data = json.loads((folder / paths.CURSOR).read_bytes())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) and data.get("path") == path else None

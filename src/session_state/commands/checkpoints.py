@@ -11,6 +11,7 @@ import gzip
 from pathlib import Path
 from typing import Any
 
+from session_state import paths
 from session_state.commands import _common
 
 
@@ -75,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
 def _files(folder: Path, *, archived: bool) -> list[tuple[Path, bool]]:
     from session_state import checkpoints
 
-    out = [(checkpoints.folder(folder) / name, False) for name in checkpoints.names(folder)]
+    out = [(paths.checkpoints_dir(folder) / name, False) for name in checkpoints.names(folder)]
     if archived:
-        archive = checkpoints.folder(folder) / checkpoints.ARCHIVE
+        archive = paths.checkpoints_dir(folder) / paths.ARCHIVE
         out += [(p, True) for p in sorted(archive.glob("*.json.gz"))]
     return out
 
@@ -88,7 +89,7 @@ def describe(session_id: str, path: Path, archived: bool) -> dict[str, Any]:
 
     from session_state.models import Checkpoint
 
-    stem = path.name.removesuffix(".gz").removesuffix(".json")
+    stem = path.name.removesuffix(".gz").removesuffix(paths.CHECKPOINT_SUFFIX)
     size = 0
     try:
         size = path.stat().st_size

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from session_state import paths
 from session_state.commands import _common
 
 
@@ -62,11 +63,9 @@ def _sub(actions: Any, name: str, help_text: str, examples: list[str]) -> argpar
 
 
 def _origin_name(origin: str, project: Path) -> str:
-    from session_state import settings
-
-    if origin == str(settings.user_config_path()):
+    if origin == str(paths.user_config_path()):
         return f"user file ({origin})"
-    if origin == str(settings.project_config_path(project)):
+    if origin == str(paths.project_config_path(project)):
         return f"project file ({origin})"
     return origin
 
@@ -107,10 +106,10 @@ def _parse_value(text: str) -> Any:
 
 
 def run_set(args: argparse.Namespace) -> int:
-    from session_state import config, fsutil, settings
+    from session_state import config, fsutil
 
     project = _common.project(args)
-    path = settings.user_config_path() if args.user else settings.project_config_path(project)
+    path = paths.user_config_path() if args.user else paths.project_config_path(project)
     key, value = args.key, _parse_value(args.value)
     shown = json.dumps(value)
     if key.startswith("thresholds."):
@@ -145,10 +144,8 @@ def run_set(args: argparse.Namespace) -> int:
 
 
 def run_path(args: argparse.Namespace) -> int:
-    from session_state import settings
-
     project = _common.project(args)
-    files = {"user": settings.user_config_path(), "project": settings.project_config_path(project)}
+    files = {"user": paths.user_config_path(), "project": paths.project_config_path(project)}
     if args.json:
         _common.print_json({name: {"path": str(p), "exists": p.exists()} for name, p in files.items()})
     else:

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from session_state import paths
 from session_state.commands import _common
 
 
@@ -35,7 +36,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from session_state import paths, project as project_files
+    from session_state import project as project_files
 
     if not args.choice.strip():
         raise _common.error("the decision is empty; give the choice as the first argument")
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         _common.print_json({**decision.model_dump(mode="json"), "handoff": str(handoff_path) if handoff_path else None})
     else:
         where = f"; handoff refreshed: {handoff_path}" if handoff_path else ""
-        print(f"recorded decision {decision.id} in {root / project_files.DECISIONS}{where}")
+        print(f"recorded decision {decision.id} in {root / paths.DECISIONS}{where}")
     return 0
 
 

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from session_state import paths
 from session_state.commands import _common
 
 SAMPLE = "session-state checks that its tokenizer loads without the network: 1,234 tokens of context."
@@ -53,7 +54,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from session_state import paths
 
     project = _common.project(args)
     root = paths.state_root(project, create=False)
@@ -222,7 +222,7 @@ def configuration(project: Path) -> Check:
 
 
 def memory_sync(root: Path) -> list[Check]:
-    if not (root / "sessions").is_dir():
+    if not paths.sessions_dir(root).is_dir():
         return [Check("memory sync", "skip", f"no sessions in {root} yet")]
     folders = _common.session_dirs(root)
     return [_sync_one(folder) for folder in folders] or [Check("memory sync", "skip", "no sessions yet")]
@@ -238,7 +238,7 @@ def _sync_one(folder: Path) -> Check:
     problems: list[tuple[str, str, str]] = []  # (severity, what, fix)
     status_fix = f"session-state handoff create --session {sid}"
     try:
-        st = store.read_model(folder / "state.json", SessionState, quarantine=False)
+        st = store.read_model(folder / paths.STATE, SessionState, quarantine=False)
     except store.CorruptFile as exc:
         return Check(name, "fail", f"state.json does not validate: {exc.reason}", f"session-state recover --session {sid}")
     if st is None:
@@ -264,7 +264,7 @@ def _sync_one(folder: Path) -> Check:
             problems.append(("fail", f"handoff.toon is for session {pkg.session_context.session_id}", status_fix))
         elif pkg.timestamp < st.updated:
             problems.append(("warn", f"handoff ({pkg.timestamp}) is older than the state ({st.updated})", status_fix))
-    size = _size(folder / journal.JOURNAL)
+    size = _size(folder / paths.JOURNAL)
     if st.journal_offset > size:
         problems.append(("fail", f"state.journal_offset {st.journal_offset} is past the journal's end ({size} bytes)", status_fix))
     cursor = journal.load_cursor(folder)

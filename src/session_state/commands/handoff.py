@@ -11,6 +11,7 @@ import argparse
 import json
 from typing import Any
 
+from session_state import paths
 from session_state.commands import _common
 
 INJECT_HEADING = "session-state handoff: the conversation was just compacted; this is the saved state of the work."
@@ -65,7 +66,7 @@ def run_show(args: argparse.Namespace) -> int:
     from session_state import handoff, settings
 
     project, root, sid, folder = _common.resolve(args)
-    path = folder / handoff.TOON
+    path = folder / paths.HANDOFF
     try:
         pkg = handoff.read(folder)
     except ValidationError as exc:
@@ -101,7 +102,7 @@ def run_create(args: argparse.Namespace) -> int:
             {
                 "session_id": sid,
                 "handoff": str(result.handoff_path),
-                "markdown": str(result.handoff_path.with_name("handoff.md")),
+                "markdown": str(result.handoff_path.with_name(paths.HANDOFF_MD)),
                 "checkpoint": result.checkpoint.id if result.checkpoint else None,
             }
         )

@@ -34,7 +34,7 @@ def statusline_command() -> str:
 
     from session_state import paths
 
-    stable = paths.data_root() / "bin" / "session-state"
+    stable = paths.launcher_path()
     if stable.is_file():
         return f"sh {shlex.quote(str(stable))} statusline"
     found = shutil.which("session-state")
@@ -71,8 +71,9 @@ def register(subparsers: Any) -> None:
 def settings_path(given: str | None) -> Path:
     if given:
         return Path(given).expanduser()
-    base = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
-    return Path(base) / "settings.json"
+    from session_state import paths
+
+    return paths.claude_config_dir() / "settings.json"
 
 
 # --- locating members in the text ------------------------------------------------------------

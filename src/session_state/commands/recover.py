@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from session_state import paths
 from session_state.commands import _common
 
 
@@ -90,7 +91,7 @@ def _restore(folder: Path, source: str | None, *, force: bool) -> tuple[str, Pat
     from session_state import journal, state, store
     from session_state.models import SessionState
 
-    path = folder / state.STATE
+    path = folder / paths.STATE
     try:
         current = store.read_model(path, SessionState, quarantine=False)
         why = None if current is not None else "state.json was missing"
@@ -102,7 +103,7 @@ def _restore(folder: Path, source: str | None, *, force: bool) -> tuple[str, Pat
     moved = None
     if why is None:
         why = "restore requested"
-        moved = folder / f"{state.STATE}.replaced-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        moved = folder / f"{paths.STATE}.replaced-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
         os.replace(path, moved)
     elif path.exists():
         moved = store.set_aside(path)
@@ -126,11 +127,11 @@ def _checkpoint(folder: Path, name: str | None) -> Any:
     if name is None:
         cp = checkpoints.latest_valid(folder)
         if cp is None:
-            raise _common.error(f"no valid checkpoint in {checkpoints.folder(folder)}; state.json left as it was")
+            raise _common.error(f"no valid checkpoint in {paths.checkpoints_dir(folder)}; state.json left as it was")
         return cp
-    stem = Path(name).name.removesuffix(".gz").removesuffix(checkpoints.SUFFIX)
-    live = checkpoints.folder(folder) / f"{stem}{checkpoints.SUFFIX}"
-    archived = checkpoints.folder(folder) / checkpoints.ARCHIVE / f"{stem}{checkpoints.SUFFIX}.gz"
+    stem = Path(name).name.removesuffix(".gz").removesuffix(paths.CHECKPOINT_SUFFIX)
+    live = paths.checkpoints_dir(folder) / f"{stem}{paths.CHECKPOINT_SUFFIX}"
+    archived = paths.checkpoints_dir(folder) / paths.ARCHIVE / f"{stem}{paths.CHECKPOINT_SUFFIX}.gz"
     for path, packed in ((live, False), (archived, True)):
         if not path.exists():
             continue
@@ -139,5 +140,5 @@ def _checkpoint(folder: Path, name: str | None) -> Any:
             return Checkpoint.model_validate(orjson.loads(gzip.decompress(raw) if packed else raw))
         except (OSError, ValueError, EOFError) as exc:
             raise _common.error(f"checkpoint {stem} does not validate: {_common.validation_reason(exc)}") from exc
-    known = ", ".join(n.removesuffix(checkpoints.SUFFIX) for n in checkpoints.names(folder)[:5]) or "none"
-    raise _common.error(f"no checkpoint {stem!r} in {checkpoints.folder(folder)}; newest: {known}")
+    known = ", ".join(n.removesuffix(paths.CHECKPOINT_SUFFIX) for n in checkpoints.names(folder)[:5]) or "none"
+    raise _common.error(f"no checkpoint {stem!r} in {paths.checkpoints_dir(folder)}; newest: {known}")

@@ -54,11 +54,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def describe(folder: Path) -> dict[str, Any]:
-    from session_state import store
+    from session_state import paths, store
     from session_state.models import SessionState
 
     try:
-        st = store.read_model(folder / "state.json", SessionState, quarantine=False)
+        st = store.read_model(folder / paths.STATE, SessionState, quarantine=False)
         problem = None
     except store.CorruptFile as exc:
         st, problem = None, exc.reason

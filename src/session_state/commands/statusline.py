@@ -120,9 +120,6 @@ def _from_payload(payload: dict[str, Any], conf: dict[str, Any]) -> dict[str, An
     }
 
 
-OWN_CURSOR = "statusline-cursor.json"
-
-
 def _from_transcript(payload: dict[str, Any], project: Any, conf: dict[str, Any]) -> dict[str, Any]:
     """Budget figures read from the transcript, from the furthest cursor we have for it.
 
@@ -140,7 +137,7 @@ def _from_transcript(payload: dict[str, Any], project: Any, conf: dict[str, Any]
     session_id = payload.get("session_id")
     if isinstance(session_id, str) and session_id:
         folder = paths.session_dir(paths.state_root(project, create=False), session_id, create=False)
-        for name in ("cursor.json", OWN_CURSOR):
+        for name in (paths.CURSOR, paths.STATUSLINE_CURSOR):
             try:
                 candidate = json.loads((folder / name).read_bytes())
             except (OSError, ValueError):
@@ -152,7 +149,7 @@ def _from_transcript(payload: dict[str, Any], project: Any, conf: dict[str, Any]
     cursor, _ = transcript.update(start, path, facts=False)
     if folder is not None and folder.is_dir() and not cursor.get("error") and cursor["offset"] != before:
         try:
-            fsutil.atomic_write(folder / OWN_CURSOR, json.dumps(cursor, separators=(",", ":")).encode(), durable=False)
+            fsutil.atomic_write(folder / paths.STATUSLINE_CURSOR, json.dumps(cursor, separators=(",", ":")).encode(), durable=False)
         except OSError:
             pass  # a cache: the next redraw reads a little more
     return budget.compute(cursor, conf)
@@ -176,7 +173,7 @@ def _checkpoint_age(root: Any, session_id: str) -> str | None:
     """Age of the newest checkpoint file of the session, as `45s` / `12m` / `3h` / `2d`."""
     from session_state import paths
 
-    folder = os.path.join(root, "sessions", paths.safe_id(session_id), "checkpoints")
+    folder = os.path.join(root, paths.SESSIONS, paths.safe_id(session_id), paths.CHECKPOINTS)
     newest = None
     try:
         with os.scandir(folder) as entries:

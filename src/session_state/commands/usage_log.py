@@ -10,6 +10,7 @@ import argparse
 import json
 from typing import Any
 
+from session_state import paths
 from session_state.commands import _common
 
 
@@ -30,7 +31,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     project, root, sid, folder = _common.resolve(args)
-    records, bad = read(folder / "usage.jsonl")
+    records, bad = read(folder / paths.USAGE)
     if args.last is not None:
         if args.last < 1:
             raise _common.error("--last must be 1 or more")

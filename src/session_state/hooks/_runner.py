@@ -124,7 +124,7 @@ def _storage_failure(event: str, payload: Any, exc: OSError) -> str:
 
     first = True
     try:
-        notices = paths.data_root() / "notices"
+        notices = paths.data_notices()
         paths.ensure_dir(notices)
         first = create_exclusive(notices / f"storage-{paths.safe_id(session)}-{exc.errno}")
     except OSError:

@@ -15,7 +15,6 @@ from typing import Any
 
 from session_state import checkpoints, fsutil, handoff, journal, paths, refresh, state, store
 
-CLAIM = "claimed"
 CLEAR_WINDOW_S = 30 * 60
 
 
@@ -29,13 +28,13 @@ class Claimed:
 
 def _candidates(root: Path, exclude: str) -> list[tuple[float, Path]]:
     out = []
-    for sdir in (root / "sessions").glob("*"):
+    for sdir in paths.sessions_dir(root).glob("*"):
         if sdir.name == paths.safe_id(exclude) or sdir.is_symlink() or not sdir.is_dir():
             continue
-        if (sdir / CLAIM).exists():
+        if (sdir / paths.CLAIMED).exists():
             continue
         try:
-            mtime = max((sdir / name).stat().st_mtime for name in (journal.JOURNAL, handoff.TOON) if (sdir / name).exists())
+            mtime = max((sdir / name).stat().st_mtime for name in (paths.JOURNAL, paths.HANDOFF) if (sdir / name).exists())
         except ValueError:
             continue
         out.append((mtime, sdir))
@@ -49,17 +48,15 @@ def claim_cleared(where: Any) -> Claimed | None:
     `ended.clear` marker): guessing from recency could hand another live session's work
     to this one. Without a qualifying session the caller falls back to a pointer.
     """
-    from session_state.hooks.session_end import ENDED_BY_CLEAR
-
     now = time.time()
     for mtime, sdir in _candidates(where.root, where.session_id):
-        marker = sdir / ENDED_BY_CLEAR
+        marker = sdir / paths.ENDED_BY_CLEAR
         try:
             if now - marker.stat().st_mtime > CLEAR_WINDOW_S:
                 continue
         except FileNotFoundError:
             continue
-        if not fsutil.create_exclusive(sdir / CLAIM, where.session_id.encode()):
+        if not fsutil.create_exclusive(sdir / paths.CLAIMED, where.session_id.encode()):
             continue
         cursor = journal.load_cursor(sdir) or {}
         try:
@@ -71,7 +68,7 @@ def claim_cleared(where: Any) -> Claimed | None:
                                      facts=[("cleared_into", f"cleared_into:{where.session_id}",
                                              {"session_id": where.session_id})])
         pkg = handoff.build(result.state, where.root, where.settings)
-        return Claimed(session_id, sdir, pkg, result.handoff_path or sdir / handoff.TOON)
+        return Claimed(session_id, sdir, pkg, result.handoff_path or sdir / paths.HANDOFF)
     return None
 
 
@@ -89,20 +86,18 @@ def latest_unclaimed(where: Any, max_age_h: float) -> tuple[Path, handoff.Handof
     Only sessions that ended (not by /clear: that handoff is its heir's) or have been idle
     for a while: a session still running, or one being cleared right now, is not work to pick up.
     """
-    from session_state.hooks.session_end import ENDED, ENDED_BY_CLEAR
-
     now = time.time()
     for mtime, sdir in _candidates(where.root, where.session_id):
         if now - mtime > max_age_h * 3600:
             break
-        if (sdir / ENDED_BY_CLEAR).exists() or not ((sdir / ENDED).exists() or now - mtime > IDLE_S):
+        if (sdir / paths.ENDED_BY_CLEAR).exists() or not ((sdir / paths.ENDED).exists() or now - mtime > IDLE_S):
             continue
         try:
             pkg = handoff.read(sdir)
         except (ValueError, OSError):
             continue
         if pkg is not None and _has_work(pkg):
-            return sdir / handoff.TOON, pkg
+            return sdir / paths.HANDOFF, pkg
     return None
 
 
@@ -126,7 +121,7 @@ def _budget_line(result: refresh.Result, reported: int | None = None) -> str:
 
 def context_for(source: str, where: Any, result: refresh.Result, claimed: Claimed | None, cap: int,
                 reported_tokens: int | None = None) -> str:
-    own = result.handoff_path or where.session_dir / handoff.TOON
+    own = result.handoff_path or where.session_dir / paths.HANDOFF
     if source == "compact":
         pkg = handoff.build(result.state, where.root, where.settings)
         return handoff.injection(

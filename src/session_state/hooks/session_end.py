@@ -12,9 +12,6 @@ from typing import Any
 
 from session_state import inputs
 
-ENDED_BY_CLEAR = "ended.clear"
-ENDED = "ended"
-
 
 def validate(payload: Any) -> dict[str, Any]:
     inputs.common(payload)
@@ -23,13 +20,13 @@ def validate(payload: Any) -> dict[str, Any]:
 
 
 def handle(payload: dict[str, Any]) -> None:
-    from session_state import fsutil, journal
+    from session_state import fsutil, journal, paths
     from session_state.hooks import turn
 
     where = turn.locate(payload)
     reason = payload.get("reason") or "other"
     journal.record(where.session_dir, "session_end", f"end:{reason}:{journal.now_iso()}", reason=reason)
-    fsutil.create_exclusive(where.session_dir / (ENDED_BY_CLEAR if reason == "clear" else ENDED))
+    fsutil.create_exclusive(where.session_dir / (paths.ENDED_BY_CLEAR if reason == "clear" else paths.ENDED))
     from session_state import refresh
 
     refresh.materialize(

@@ -19,7 +19,7 @@ def validate(payload: Any) -> events.SessionStart:
 
 
 def handle(inp: events.SessionStart) -> dict[str, Any] | None:
-    from session_state import checkpoints, journal, notices, output, project, refresh
+    from session_state import checkpoints, journal, notices, output, paths, project, refresh
     from session_state.hooks import continuity, turn
 
     payload = inp.model_dump()
@@ -27,10 +27,8 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
     source = inp.source or "startup"
     expose_cli()
     if source == "resume":  # running again: no longer a finished session to point others at
-        from session_state.hooks.session_end import ENDED
-
         try:
-            (where.session_dir / ENDED).unlink()
+            (where.session_dir / paths.ENDED).unlink()
         except FileNotFoundError:
             pass
     now = journal.now_iso()
@@ -80,7 +78,7 @@ def first_injection(session_dir: Path, source: str, text: str) -> bool:
 
     from session_state import fsutil, paths
 
-    markers = session_dir / "markers"
+    markers = paths.markers_dir(session_dir)
     paths.ensure_dir(markers)
     marker = markers / f"inject-{paths.safe_id(source)}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
     if fsutil.create_exclusive(marker):
@@ -105,7 +103,9 @@ def expose_cli() -> None:
     import os
     import shlex
 
-    launcher = _stable_launcher(Path(__file__).resolve().parents[3] / "bin")
+    from session_state import paths
+
+    launcher = _stable_launcher(paths.plugin_bin())
     env_file = os.environ.get("CLAUDE_ENV_FILE")
     if not env_file or launcher is None:
         return
@@ -131,7 +131,7 @@ def _stable_launcher(bin_dir: Path) -> Path | None:
     from session_state import fsutil, paths
 
     data = paths.data_root()
-    target = data / "bin" / "session-state"
+    target = paths.launcher_path()
     body = (
         "#!/bin/sh\n# session-state: kept current by the plugin at each session start\n"
         f"CLAUDE_PLUGIN_DATA={shlex.quote(str(data))} exec sh {shlex.quote(str(bin_dir / 'session-state'))} \"$@\"\n"

@@ -115,7 +115,7 @@ def record_turn(payload: dict[str, Any], event: str, *, where: Where | None = No
         and where.settings.get("stop_block_at_critical")
         and not payload.get("stop_hook_active")
     ):
-        markers = where.session_dir / "markers"
+        markers = paths.markers_dir(where.session_dir)
         paths.ensure_dir(markers)
         if fsutil.create_exclusive(markers / f"stop-block-{epoch}"):
             outcome.critical_block = (
@@ -141,7 +141,7 @@ def _announce(where: Where, current: dict[str, Any], level: str, epoch: int) -> 
     window = current.get("context_window") or 0
     left = current.get("tokens_to_autocompact")
     room = f"about {left:,} tokens before auto-compaction" if isinstance(left, int) else "little room left"
-    handoff_path = where.session_dir / "handoff.toon"
+    handoff_path = where.session_dir / paths.HANDOFF
     model = (
         f"session-state: context is at {pct:.0f}% of the {window:,}-token window ({level}; {room}). "
         f"The handoff at {handoff_path} is kept current. Finish the step you are on, record decisions with "
