@@ -42,6 +42,7 @@ class Sandbox:
         self.project = tmp / "project"
         self.project.mkdir()
         self.data = tmp / "plugin-data"
+        self.claude_config = tmp / "claude-config"  # the user's ~/.claude: where the state lives
         self.transcripts = tmp / "transcripts"
         self.transcripts.mkdir()
         self.env = {
@@ -49,6 +50,7 @@ class Sandbox:
         }
         self.env.update(
             CLAUDE_PROJECT_DIR=str(self.project),
+            CLAUDE_CONFIG_DIR=str(self.claude_config),
             CLAUDE_PLUGIN_DATA=str(self.data),
             SESSION_STATE_USER_CONFIG=str(tmp / "user-config.json"),
             PYTHONDONTWRITEBYTECODE="1",
@@ -56,12 +58,15 @@ class Sandbox:
 
     @property
     def root(self) -> Path:
-        return self.project / ".claude" / "session-state"
+        """The project's state root, in the user's folder (never inside the project)."""
+        from session_state import paths
+
+        return self.claude_config / paths.STATE_HOME / paths.PROJECTS / paths.project_key(self.project)
 
     def session_dir(self, session_id: str) -> Path:
-        from session_state.paths import safe_id
+        from session_state import paths
 
-        return self.root / "sessions" / safe_id(session_id)
+        return self.root / paths.SESSIONS / paths.safe_id(session_id)
 
     def copy_transcript(self, source: Path, session_id: str, *, with_subagents: bool = True) -> Path:
         dest = self.transcripts / f"{session_id}.jsonl"
@@ -90,6 +95,10 @@ class Sandbox:
         return HookResult(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
 
     def write_config(self, values: dict[str, Any]) -> None:
+        """The user's own configuration file (trusted; the project's file may set only a few keys)."""
+        Path(self.env["SESSION_STATE_USER_CONFIG"]).write_text(json.dumps(values))
+
+    def write_project_config(self, values: dict[str, Any]) -> None:
         path = self.project / ".claude" / "session-state.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))

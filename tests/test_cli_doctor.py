@@ -78,7 +78,9 @@ def test_corrupt_state_stale_handoff_and_missing_transcript(fresh: Project) -> N
 
 
 def test_bad_config_and_disk_cap(fresh: Project) -> None:
-    (fresh.dir / ".claude" / "session-state.json").write_text(json.dumps({"project_cap_bytes": 100000, "inject_cap_chars": 1}))
+    (fresh.home / ".claude" / "session-state.json").write_text(json.dumps({"project_cap_bytes": 100000}))
+    (fresh.dir / ".claude").mkdir()
+    (fresh.dir / ".claude" / "session-state.json").write_text(json.dumps({"inject_cap_chars": 1}))
     code, checks = _doctor(fresh)
     assert code == 1
     assert checks["configuration"]["status"] == "fail" and "inject_cap_chars" in checks["configuration"]["detail"]

@@ -45,7 +45,9 @@ class Project:
 
     @property
     def root(self) -> Path:
-        return self.dir / ".claude" / "session-state"
+        from session_state import paths
+
+        return self.home / ".claude" / paths.STATE_HOME / paths.PROJECTS / paths.project_key(self.dir)
 
     def session_dir(self, sid: str = MAROT_ID) -> Path:
         return self.root / "sessions" / sid

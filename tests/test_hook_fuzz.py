@@ -162,14 +162,14 @@ def raw_inputs(sandbox: Sandbox, event: str, transcript: Path) -> st.SearchStrat
 
 
 def outside_snapshot(sandbox: Sandbox) -> dict[str, tuple]:
-    """Everything in the sandbox except the two folders hooks may write (and the state root's parent)."""
+    """Everything in the sandbox except the two folders hooks may write (and the state root's parents)."""
     allowed = (sandbox.root, sandbox.data)
     out: dict[str, tuple] = {}
     for folder, dirs, names in os.walk(sandbox.tmp):
         here = Path(folder)
         dirs[:] = [d for d in dirs if here / d not in allowed]
         for name in dirs:
-            if here / name != sandbox.root.parent:
+            if not sandbox.root.is_relative_to(here / name):  # the state root's own parents appear
                 out[str((here / name).relative_to(sandbox.tmp))] = ("dir",)
         for name in names:
             st_ = os.lstat(here / name)

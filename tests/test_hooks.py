@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 import sys
@@ -92,6 +93,20 @@ def test_hot_files_validate_against_their_models(sandbox: Sandbox) -> None:
         models.JournalRecord.model_validate_json(line)
     for line in (sdir / "usage.jsonl").read_bytes().splitlines():
         models.UsageRecord.model_validate_json(line)
+    record = models.ProjectRecord.model_validate_json((sandbox.root / "project.json").read_bytes())
+    assert record.project == str(sandbox.project)
+
+
+def test_state_lives_outside_the_project_owner_only(sandbox: Sandbox) -> None:
+    """Nothing is written into the project; the state folder and its files are the user's alone."""
+    transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
+    run_session(sandbox, TASKS_SESSION, transcript)
+    assert list(sandbox.project.iterdir()) == []
+    assert sandbox.root.is_relative_to(sandbox.claude_config / "session-state" / "projects")
+    assert re.fullmatch(r"[a-z0-9-]+-project-[0-9a-f]{12}", sandbox.root.name)  # readable: the folder's name, then the hash
+    for path in [sandbox.root, *sandbox.root.rglob("*")]:
+        mode = path.lstat().st_mode & 0o777
+        assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
 
 
 def test_hot_hooks_import_no_heavy_dependency(sandbox: Sandbox) -> None:
@@ -243,8 +258,8 @@ def test_bad_input_never_fails_and_never_writes(sandbox: Sandbox) -> None:
 
 def test_internal_error_exits_zero_with_one_stderr_line(sandbox: Sandbox) -> None:
     transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
-    (sandbox.project / ".claude").mkdir(parents=True, exist_ok=True)
-    (sandbox.project / ".claude" / "session-state").write_text("a file where the state folder should be")
+    sandbox.root.parent.mkdir(parents=True, exist_ok=True)
+    sandbox.root.write_text("a file where the state folder should be")
     res = sandbox.run("SessionStart", sandbox.payload("SessionStart__startup.json", session_id=TASKS_SESSION, transcript_path=str(transcript)))
     assert res.code == 0 and res.stdout == ""
     lines = res.stderr.strip().splitlines()
@@ -295,8 +310,8 @@ def test_full_disk_or_read_only_state_folder_is_said_once(sandbox: Sandbox, kind
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
     transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
-    state_dir = sandbox.project / ".claude"
-    state_dir.mkdir()
+    state_dir = sandbox.root.parent  # the user's per-project state folders
+    state_dir.mkdir(parents=True)
     if not _mount(["-t", "tmpfs", "-o", "size=2m", "tmpfs", str(state_dir)]):
         pytest.skip("cannot mount a tmpfs here")
     try:

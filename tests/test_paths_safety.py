@@ -245,11 +245,15 @@ def test_files_are_created_0600_with_umask_0(tmp_path: Path, umask0) -> None:
 
 def test_state_root_and_session_dir_leaf_modes_with_umask_0(tmp_path: Path, umask0, monkeypatch) -> None:
     monkeypatch.delenv(paths.STATE_DIR_ENV, raising=False)
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
     project = tmp_path / "proj"
     project.mkdir()
     root = paths.state_root(project)
-    assert mode(root) == 0o700
-    assert mode(root / ".gitignore") == 0o600
+    assert root.is_relative_to(tmp_path / "claude" / "session-state" / "projects")
+    for level in (tmp_path / "claude", tmp_path / "claude" / "session-state", root.parent, root):
+        assert mode(level) == 0o700, level
+    assert mode(root / "project.json") == 0o600
+    assert list(project.iterdir()) == []  # nothing in the project
     sdir = session_dir(root, str(uuid.uuid4()))
     assert mode(sdir) == 0o700
 
@@ -264,6 +268,20 @@ def test_intermediate_folders_are_0700_with_umask_0(tmp_path: Path, umask0) -> N
     assert mode(sdir / "markers") == 0o700 and mode(sdir / "markers" / "deep") == 0o700
 
 
+
+
+def test_project_key_is_readable_and_never_shared() -> None:
+    """Slugs alone collide (`/a/b-c` and `/a-b/c`); the hash keeps projects apart, the tail stays readable."""
+    a, b = paths.project_key(Path("/w/a/b-c")), paths.project_key(Path("/w/a-b/c"))
+    assert a != b and a.startswith("w-a-b-c-") and b.startswith("w-a-b-c-")
+    long = paths.project_key(Path("/" + "x" * 300 + "/my-project"))
+    assert long.startswith("my-project-") and len(long) <= 48 + 13  # whole words of the tail
+    assert paths.project_key(Path("/")) .startswith("root-")
+    assert paths.project_key(Path("/w/p/")) == paths.project_key(Path("/w/p"))  # same folder, same state
+    keys = {paths.project_key(Path(f"/w/{i}")) for i in range(20000)}
+    assert len(keys) == 20000
+    for key in keys:
+        assert_safe_name(key)
 
 
 def test_safe_id_is_portable_across_file_systems() -> None:

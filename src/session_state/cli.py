@@ -28,6 +28,7 @@ COMMANDS = [
     "config",
     "report",
     "doctor",
+    "migrate",
     "install_statusline",
 ]
 

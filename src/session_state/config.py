@@ -1,5 +1,12 @@
-"""Configuration files, validated: one per user, one per project (the project's wins),
-and SESSION_STATE_<KEY> environment variables for one run (they win over both).
+"""Configuration files, validated: one per user, one per project (the project's wins, but only
+for the keys in PROJECT_KEYS), and SESSION_STATE_<KEY> environment variables for one run (they
+win over both).
+
+The user's file (~/.claude/session-state.json) is trusted. The project's file comes with the
+repository, which may be a stranger's: it may only set keys that cannot weaken the user's
+protection or cost the user anything, within bounds measured against the user's own value, and
+its `redact_extra` patterns add to the user's, never replace them. Any other key is ignored
+with one notice naming the file, the key and why (REFUSED).
 
 A bad value never stops a hook: the error names the file, the key, the value and what is
 accepted; that key falls back to its default and every other key keeps its value.
@@ -64,6 +71,55 @@ class Config(BaseModel):
 
 class ConfigError(Exception):
     pass
+
+
+# What a project's own config file may set, and why that is safe. Bounds are checked against the
+# value before the project's layer (the user's, else the default): a project may make the plugin
+# more careful or cheaper for its own sessions, never less careful or dearer.
+PROJECT_KEYS: dict[str, str] = {
+    "thresholds": "earlier warnings only: each level between 50 and your own value",
+    "checkpoint_interval_s": "more frequent checkpoints only: between 300 s and your own value (the cap bounds disk use)",
+    "inject_cap_chars": "smaller injections only: between 2000 and your own value",
+    "startup_pointer_max_age_h": "which of your own recent handoffs a new session is pointed at: 0 to 168 hours",
+    "available_tokens_floor": "a flag in the handoff, nothing more: 0 to 200000",
+    "redact_extra": "patterns added to yours (never replacing them): more is redacted, never less",
+}
+# Why the other keys are the user's alone.
+REFUSED: dict[str, str] = {
+    "context_window": "a wrong window would misreport the budget and delay every warning",
+    "autocompact_pct": "a wrong auto-compaction point would delay the warnings before it",
+    "checkpoints_keep": "decides how much of your history stays uncompressed and how much disk it takes",
+    "archive_after_days": "decides when your checkpoints are compressed away",
+    "project_cap_bytes": "a small cap deletes your checkpoints",
+    "stop_block_at_critical": "blocking Stop costs you a model turn",
+}
+_PROJECT_BOUNDS = {
+    "checkpoint_interval_s": (300, None),
+    "inject_cap_chars": (2000, None),
+    "startup_pointer_max_age_h": (0, 168),
+    "available_tokens_floor": (0, 200_000),
+}
+THRESHOLD_FLOOR = 50.0
+
+
+def _from_project(key: str, value: Any, before: dict[str, Any]) -> tuple[Any, str | None]:
+    """The value a project's file may give `key` (merged with `before`), or why it is ignored."""
+    if key not in PROJECT_KEYS:
+        return None, REFUSED.get(key, "not a setting a project may choose")
+    if key == "redact_extra":
+        return list(dict.fromkeys([*before["redact_extra"], *value])), None
+    if key == "thresholds":
+        merged = {**before["thresholds"], **value}
+        for level, number in merged.items():
+            if not THRESHOLD_FLOOR <= number <= before["thresholds"][level]:
+                return None, (f"{level} {number} is outside {THRESHOLD_FLOOR:g}..{before['thresholds'][level]:g}: "
+                              f"{PROJECT_KEYS[key]}")
+        return merged, None
+    low, high = _PROJECT_BOUNDS[key]
+    high = before[key] if high is None else high
+    if not low <= value <= high:
+        return None, f"{value} is outside {low}..{high}: {PROJECT_KEYS[key]}"
+    return value, None
 
 
 _TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
@@ -140,18 +196,35 @@ def _env_layer() -> tuple[dict[str, Any], list[str]]:
 
 
 def resolve(project: Path) -> tuple[dict[str, Any], dict[str, str], list[str]]:
-    """Effective values, where each came from, and every error found."""
+    """Effective values, where each came from, and every error found (ignored project keys too)."""
+    values, origin, errors, _ = _resolve(project)
+    return values, origin, errors
+
+
+def ignored_project_keys(project: Path) -> list[str]:
+    """One line per key of the project's config file that was ignored, naming the file, key and why."""
+    return _resolve(project)[3]
+
+
+def _resolve(project: Path) -> tuple[dict[str, Any], dict[str, str], list[str], list[str]]:
     values = Config().model_dump()
     origin = {key: "default" for key in values}
     errors: list[str] = []
+    ignored: list[str] = []
+    project_file = paths.project_config_path(project)
     layers = [
         (paths.user_config_path(), _layer(paths.user_config_path())),
-        (paths.project_config_path(project), _layer(paths.project_config_path(project))),
+        (project_file, _layer(project_file)),
         ("environment", _env_layer()),
     ]
     for source, (good, errs) in layers:
         errors += errs
         for key, value in good.items():
+            if source == project_file:
+                value, why = _from_project(key, value, values)
+                if why is not None:
+                    ignored.append(f"{project_file}: key {key!r} ignored ({why}); set it in {paths.user_config_path()} if you want it")
+                    continue
             if key == "thresholds":
                 merged = {**values["thresholds"], **value}
                 try:
@@ -162,7 +235,7 @@ def resolve(project: Path) -> tuple[dict[str, Any], dict[str, str], list[str]]:
             else:
                 values[key] = Config.model_validate({key: value}).model_dump()[key]
             origin[key] = str(source)
-    return values, origin, errors
+    return values, origin, errors + ignored, ignored
 
 
 def effective(project: Path) -> dict[str, Any]:
@@ -183,12 +256,14 @@ def effective(project: Path) -> dict[str, Any]:
     return values
 
 
-def set_value(path: Path, key: str, value: Any) -> None:
+def set_value(path: Path, key: str, value: Any, *, project_file: bool = False) -> None:
     """Write one key into a config file after validating it (for `session-state config set`)."""
     try:
         Config.model_validate({key: value})
     except ValidationError as exc:
         raise ConfigError(f"key {key!r} value {json.dumps(value)}: {exc.errors()[0]['msg']}; accepted: {_accepted(key)}")
+    if project_file and key not in PROJECT_KEYS:
+        raise ConfigError(f"a project's file may not set {key!r} ({REFUSED[key]}); set it in your own file with --user")
     data: dict[str, Any] = {}
     raw = fsutil.read_bytes(path)
     if raw:

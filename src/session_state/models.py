@@ -47,6 +47,13 @@ class UsageRecord(Open):
     crossed: list[str] | None = None
 
 
+class ProjectRecord(Strict):
+    """project.json in a state root: which project the folder (named by a hash) belongs to."""
+
+    project: str = Field(min_length=1)
+    created: str
+
+
 # --- budget ---------------------------------------------------------------------------
 
 

@@ -16,7 +16,6 @@ from typing import Any
 from session_state import fsutil, paths
 
 
-
 def post(session_dir: Path, key: str, *, user: str | None = None, model: str | None = None) -> bool:
     """Queue a notice under `key`; False when one with that key was already queued or shown."""
     folder = session_dir / paths.NOTICES

@@ -5,10 +5,16 @@ per-turn hooks. This module is the one owner of every file and folder name the p
 uses, and of the plugin and source roots; other modules spell no file name themselves.
 
 Layout (see docs/ARCHITECTURE.md):
-  <project>/.claude/session-state/            state root (0700, its own .gitignore)
+  ${CLAUDE_CONFIG_DIR:-~/.claude}/session-state/projects/<slug>-<hash>/   state root, 0700
+      project.json                             which project this folder belongs to
       sessions/<sid>/                          one folder per session
       decisions.toon session-context.toon workflow-state.toon
   $CLAUDE_PLUGIN_DATA/ (or XDG fallback)       global data: envs, logs, tokenizer cache
+
+The state lives with the user, outside every project: a repository controls every file under
+its folder, so nothing there may act as the plugin's state (issue 9). The only files the
+plugin reads from a project are its config (filtered, see config.py) and the shared TOON files
+that `export --to-project` writes, which reach the model only as labelled repository data.
 """
 
 from __future__ import annotations
@@ -19,7 +25,11 @@ from pathlib import Path
 
 STATE_DIR_ENV = "SESSION_STATE_DIR"
 
+# Under Claude Code's config folder.
+STATE_HOME = "session-state"
+PROJECTS = "projects"
 # In the state root.
+PROJECT_RECORD = "project.json"
 SESSIONS = "sessions"
 DECISIONS = "decisions.toon"
 CONTEXT = "session-context.toon"
@@ -43,12 +53,16 @@ REFRESH_PENDING = "refresh.pending"
 CLAIMED = "claimed"
 ENDED = "ended"
 ENDED_BY_CLEAR = "ended.clear"
+# In a project (untrusted): the old state root, never read on its own (only `migrate` imports it),
+# and the folder `export --to-project` shares with the team.
+LEGACY_ROOT = ".claude/session-state"
+SHARED = ".claude/session-state-shared"
 # Configuration files.
 CONFIG_NAME = "session-state.json"
 USER_CONFIG_ENV = "SESSION_STATE_USER_CONFIG"
 _SAFE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _DEVICE = re.compile(r"(?:con|prn|aux|nul|com\d|lpt\d)(?:\..*)?")
-_GITIGNORE = "# session-state: per-user session data, never commit it\n*\n"
+_SLUG_KEEP = 48  # characters of the path kept in a folder name: the tail names the project
 
 
 def safe_id(value: object) -> str:
@@ -84,19 +98,88 @@ def project_dir(cwd: str | None = None) -> Path:
     return Path.cwd()
 
 
+def state_home() -> Path:
+    """Everything session-state keeps per project, in the user's Claude Code folder."""
+    return claude_config_dir() / STATE_HOME
+
+
+def project_key(project: Path) -> str:
+    """The state folder name of a project: readable slug of its absolute path plus a short hash.
+
+    Like Claude Code's own `projects/<slug>`, but the slug alone is ambiguous (`/a/b-c` and
+    `/a-b/c` give the same one) and can be long, so it keeps the path's tail and adds 12 hex
+    digits of a hash of the whole path: distinct projects never share a folder. The path is
+    resolved first, so a hook (given $CLAUDE_PROJECT_DIR) and the CLI (given `--project`, or
+    run from a symlinked folder) agree on the folder.
+    """
+    absolute = real_project(project)
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", absolute).strip("-").lower()
+    if len(slug) > _SLUG_KEEP:  # keep whole words of the tail
+        slug = slug[-_SLUG_KEEP:].partition("-")[2] or slug[-_SLUG_KEEP:]
+    slug = slug or "root"
+    return f"{slug}-{_digest(absolute)}"
+
+
+def real_project(project: Path) -> str:
+    return os.path.realpath(str(project))
+
+
+def _digest(text: str) -> str:
+    # _blake2 is the C module behind hashlib.blake2b: 0.2 ms to import against 2.4 ms for hashlib,
+    # which every per-turn hook would pay (benchmarks/bench_stop_hook.py).
+    try:
+        from _blake2 import blake2b
+    except ImportError:  # an interpreter built without it
+        from hashlib import blake2b
+    return blake2b(text.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
+
+
 def state_root(project: Path, *, create: bool = True) -> Path:
-    """The project's state folder; created 0700 with a .gitignore that ignores everything."""
+    """The project's state folder, outside the project; created 0700 with its project.json.
+
+    SESSION_STATE_DIR replaces it (tests, and users who want the state elsewhere).
+    """
     override = os.environ.get(STATE_DIR_ENV)
-    root = Path(override) if override else project / ".claude" / "session-state"
+    root = Path(override) if override else state_home() / PROJECTS / project_key(project)
     if create and not root.is_dir():
         ensure_dir(root)
-    if create:
-        ignore = root / ".gitignore"
-        if not ignore.exists():
-            from session_state.fsutil import atomic_write
-
-            atomic_write(ignore, _GITIGNORE.encode())
+        record_project(root, project)
     return root
+
+
+def record_project(root: Path, project: Path) -> None:
+    """Write project.json (models.ProjectRecord) so `sessions` and `doctor` can name the project."""
+    import json
+    import time
+
+    from session_state.fsutil import atomic_write
+
+    body = {"project": real_project(project), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    try:
+        atomic_write(root / PROJECT_RECORD, json.dumps(body).encode(), durable=False)
+    except OSError:
+        pass  # only a label: the state works without it
+
+
+def recorded_project(root: Path) -> str | None:
+    """The project path project.json names (None when missing or unreadable)."""
+    import json
+
+    try:
+        value = json.loads((root / PROJECT_RECORD).read_bytes()).get("project")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def legacy_root(project: Path) -> Path:
+    """Where versions before issue 9 kept the state, inside the project (untrusted)."""
+    return project / LEGACY_ROOT
+
+
+def shared_dir(project: Path) -> Path:
+    """The project's shared TOON files, written only by `session-state export --to-project`."""
+    return project / SHARED
 
 
 def sessions_dir(root: Path) -> Path:

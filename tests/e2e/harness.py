@@ -461,7 +461,9 @@ class ClaudeEnv:
         return "\n".join(lines)
 
     def state_root(self) -> Path:
-        return self.project / ".claude" / "session-state"
+        from session_state import paths
+
+        return self.home / ".claude" / paths.STATE_HOME / paths.PROJECTS / paths.project_key(self.project)
 
     def session_dir(self, session_id: str) -> Path:
         return self.state_root() / "sessions" / session_id

@@ -11,6 +11,7 @@ import textwrap
 
 import pytest
 
+from .fakeapi import tool_results
 from .harness import read_jsonl
 
 PROBE = textwrap.dedent("""\
@@ -91,3 +92,36 @@ def test_clear_ends_old_session_before_new_starts(claude_env, probe):
     # The new session's SessionStart:clear input does not name the old session.
     start = [r for r in records() if r["event"] == "SessionStart" and r["session_id"] == new]
     assert old not in json.dumps(start[0]["input"]), start[0]["input"]
+
+
+def test_read_outside_the_project(claude_env):
+    """What `Read` of a file outside the project does in `-p` (the state lives outside every project).
+
+    Measured on 2.1.330, default permission mode: a Read inside the project works; a Read of a
+    file in ~/.claude/session-state/ or anywhere else outside the project comes back as an error
+    ("Claude requested permissions to read from <path>, but you haven't granted it yet"; an
+    interactive session asks the user instead). So the injected context carries what the model
+    needs on its own, and the skill names `session-state handoff show` for the rest.
+    """
+    from .fakeapi import text, tool_use
+
+    outside = claude_env.home / ".claude" / "session-state" / "projects" / "p-0" / "handoff.toon"
+    outside.parent.mkdir(parents=True)
+    outside.write_text("next_step: outside-marker-3141\n")
+    elsewhere = claude_env.root / "elsewhere.txt"
+    elsewhere.write_text("elsewhere-marker-2718\n")
+    inside = claude_env.project / "inside.txt"
+    inside.write_text("inside-marker-1618\n")
+    api = claude_env.api
+    for label, path in (("outside", outside), ("elsewhere", elsewhere), ("inside", inside)):
+        api.add_rule(f"read the {label} file", [tool_use("Read", {"file_path": str(path)}), text("Done.")])
+    results = {}
+    for label in ("outside", "elsewhere", "inside"):
+        run = claude_env.prompt(f"read the {label} file", allow_tool_errors=True)
+        got = [b for r in run.requests if r.kind == "messages" for b in tool_results(r.body)]
+        assert got, run.describe()
+        results[label] = (bool(got[-1].get("is_error")), json.dumps(got[-1].get("content")))
+    assert results["inside"][0] is False and "inside-marker-1618" in results["inside"][1], results
+    for label in ("outside", "elsewhere"):
+        denied, body = results[label]
+        assert denied and "requested permissions to read" in body and "marker" not in body, (label, body)

@@ -38,8 +38,8 @@ def register(subparsers: Any) -> None:
     put = _sub(
         actions,
         "set",
-        "validate and write one setting (project file unless --user)",
-        ["session-state config set autocompact_pct 90", 'session-state config set redact_extra \'["ACME-[0-9]+"]\' --user'],
+        "validate and write one setting (project file unless --user; a project's file takes only a few keys)",
+        ["session-state config set autocompact_pct 90 --user", "session-state config set inject_cap_chars 6000", 'session-state config set redact_extra \'["ACME-[0-9]+"]\' --user'],
     )
     put.add_argument("key", help="setting name; thresholds.monitor / .warning / .critical set one threshold")
     put.add_argument("value", help="the value, as JSON (numbers, true/false, null, lists); plain words are strings")
@@ -133,7 +133,7 @@ def run_set(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise _common.error(f"{path} is not a JSON object of settings ({exc}); fix or remove it first") from exc
     try:
-        config.set_value(path, key, value)
+        config.set_value(path, key, value, project_file=not args.user)
     except config.ConfigError as exc:
         raise _common.error(f"{args.key}: {exc}") from exc
     values, origin, _ = config.resolve(project)

@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         environment(),
         *dependencies(),
         writable(root),
+        old_state(project),
         tokenizer(),
         hooks_registered(),
         configuration(project),
@@ -135,6 +136,21 @@ def writable(root: Path) -> Check:
         return Check("state folder", "fail", f"cannot write in {target}: {exc.strerror or exc}", f"make {target} writable")
     what = "writable" if target == root else f"does not exist yet; {target} is writable"
     return Check("state folder", "ok", f"{root} {what}")
+
+
+def old_state(project: Path) -> Check:
+    """An in-project state folder of an earlier version is never read; say so and how to import it."""
+    legacy = paths.legacy_root(project)
+    try:
+        os.lstat(legacy)
+    except OSError:
+        return Check("old state folder", "ok", f"none in the project ({paths.LEGACY_ROOT} is never read)")
+    return Check(
+        "old state folder",
+        "warn",
+        f"{legacy} exists (an earlier version's state, or files the repository brought); it is not read",
+        "session-state migrate imports it after checking owner, symlinks and git; or delete it",
+    )
 
 
 def tokenizer() -> Check:

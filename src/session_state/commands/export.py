@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from session_state import paths
 from session_state.commands import _common
 
 
@@ -20,18 +21,25 @@ def register(subparsers: Any) -> None:
     p = _common.parser(
         subparsers,
         "export",
-        "convert a state, checkpoint, handoff, decisions or cursor file to TOON or JSON",
+        "convert a state file to TOON or JSON, or share the project files with the team",
         "Read a session-state file (state.json, checkpoints/*.json[.gz], handoff.toon, decisions.toon, "
-        "cursor.json), validate it with its model and print it as TOON or JSON.",
+        "cursor.json), validate it with its model and print it as TOON or JSON. A relative PATH that "
+        "does not exist here is taken from the project's state folder (outside the project). "
+        f"--to-project writes the project-level TOON files into <project>/{paths.SHARED}/ for the team "
+        "to commit; sessions opened there see them only as the repository's data, never as your own.",
         [
-            "session-state export .claude/session-state/decisions.toon --format json",
-            "session-state export .claude/session-state/sessions/258c7280-ae70-4798-800f-63464d01a85d/state.json "
+            "session-state export decisions.toon --format json",
+            "session-state export sessions/258c7280-ae70-4798-800f-63464d01a85d/state.json "
             "--format toon --out state.toon",
+            "session-state export --to-project",
         ],
     )
-    p.add_argument("path", metavar="PATH", help="the file to export")
-    p.add_argument("--format", choices=("toon", "json"), required=True, help="output format")
+    _common.add_project(p)
+    p.add_argument("path", metavar="PATH", nargs="?", help="the file to export")
+    p.add_argument("--format", choices=("toon", "json"), help="output format (required with PATH)")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    p.add_argument("--to-project", action="store_true",
+                   help=f"write decisions, session context and workflow state into <project>/{paths.SHARED}/")
     p.set_defaults(func=run)
 
 
@@ -40,7 +48,16 @@ def run(args: argparse.Namespace) -> int:
 
     from session_state.models import MODEL_BY_KIND, kind_of
 
+    if args.to_project:
+        if args.path or args.out:
+            raise _common.error("--to-project takes no PATH or --out: it writes the project's shared folder")
+        return to_project(_common.project(args))
+    if not args.path or not args.format:
+        raise _common.error("give PATH and --format toon|json, or --to-project")
     path = Path(args.path)
+    if not path.is_absolute() and not path.exists():
+        in_root = paths.state_root(_common.project(args), create=False) / path
+        path = in_root if in_root.exists() else path
     data = load(path)
     kind = kind_of(data)
     if kind is None:
@@ -67,6 +84,30 @@ def run(args: argparse.Namespace) -> int:
         print(f"exported {kind} file {path} to {args.out}")
     else:
         print(text, end="")
+    return 0
+
+
+def to_project(project: Path) -> int:
+    """Copy the project-level TOON files, validated, into the project for the team to commit."""
+    from session_state import shared, store
+
+    root = paths.state_root(project, create=False)
+    target = paths.shared_dir(project)
+    written = []
+    for name in shared.NAMES:
+        try:
+            data = shared.validated(store.read_toon(root / name), name)
+        except (OSError, ValueError, UnicodeDecodeError):
+            data = None
+        if data is None:
+            continue
+        paths.ensure_dir(target)
+        store.write_toon(target / name, data)
+        written.append(name)
+    if not written:
+        raise _common.error(f"nothing to share: no valid decisions, session context or workflow state in {root}")
+    print(f"wrote {', '.join(written)} to {target}; commit them to share them. Sessions in this project will see "
+          "them as the repository's data, quoted and labelled, never as anyone's own decisions.")
     return 0
 
 

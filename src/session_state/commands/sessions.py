@@ -31,7 +31,12 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     project = _common.project(args)
     root = _common.root(project)
+    from session_state import paths
+
     rows = [describe(folder) for folder in _common.session_dirs(root)]
+    recorded = paths.recorded_project(root) or str(project)
+    for row in rows:
+        row["project"] = recorded
     if args.json:
         _common.print_json(rows)
         return 0
@@ -49,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         if r["cleared_into"]:
             lineage.append(f"cleared into {r['cleared_into']}")
         table.append([r["session_id"], r["updated"] or "-", r["status"], budget, r["tasks"], "; ".join(lineage) or "-"])
+    print(f"project {recorded}; state in {root}")
     print(_common.table(table, ["session", "updated", "status", "budget", "tasks", "lineage"]))
     return 0
 

@@ -19,7 +19,7 @@ def validate(payload: Any) -> events.SessionStart:
 
 
 def handle(inp: events.SessionStart) -> dict[str, Any] | None:
-    from session_state import checkpoints, journal, notices, output, paths, project, refresh
+    from session_state import checkpoints, journal, notices, output, paths, project, refresh, shared
     from session_state.hooks import continuity, turn
 
     payload = inp.model_dump()
@@ -50,6 +50,10 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
         checkpoints.prune(where.root, where.settings)
     cap = int(where.settings.get("inject_cap_chars", 9000))
     text = continuity.context_for(source, where, result, claimed, cap, inp.context_tokens)
+    repository = shared.render(where.project, SHARED_CAP)  # labelled as the repository's, never the user's
+    if repository:
+        text = f"{text}\n\n{repository}" if text else repository
+    project_config_notice(where)
     user, model_note = notices.merge(notices.take(where.session_dir))
     if model_note:
         text = f"{text}\n\n{model_note}" if text else model_note
@@ -63,6 +67,23 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
 
 
 REFIRE_WINDOW_S = 120.0
+SHARED_CAP = 2000
+
+
+def project_config_notice(where: Any) -> None:
+    """Tell the user once per session which keys of the project's config file were ignored, and why."""
+    from session_state import paths
+
+    if not paths.project_config_path(where.project).is_file():
+        return
+    import hashlib
+
+    from session_state import config, notices
+
+    ignored = config.ignored_project_keys(where.project)
+    if ignored:
+        key = "project-config-" + hashlib.sha256("\n".join(ignored).encode()).hexdigest()[:16]
+        notices.post(where.session_dir, key, user="session-state: " + " ".join(ignored))
 
 
 def first_injection(session_dir: Path, source: str, text: str) -> bool:
