@@ -196,7 +196,7 @@ def _env_layer() -> tuple[dict[str, Any], list[str]]:
 
 
 def resolve(project: Path) -> tuple[dict[str, Any], dict[str, str], list[str]]:
-    """Effective values, where each came from, and every error found (ignored project keys too)."""
+    """Effective values, where each came from, and every error found."""
     values, origin, errors, _ = _resolve(project)
     return values, origin, errors
 
@@ -235,16 +235,16 @@ def _resolve(project: Path) -> tuple[dict[str, Any], dict[str, str], list[str], 
             else:
                 values[key] = Config.model_validate({key: value}).model_dump()[key]
             origin[key] = str(source)
-    return values, origin, errors + ignored, ignored
+    return values, origin, errors, ignored
 
 
 def effective(project: Path) -> dict[str, Any]:
     """Validate the files, report errors once to the log, and refresh the hot path's cache."""
-    values, _, errors = resolve(project)
-    if errors:
+    values, _, errors, ignored = _resolve(project)
+    if errors or ignored:
         from session_state import log
 
-        for line in errors:
+        for line in errors + ignored:
             log.write(f"configuration: {line}")
     files = [paths.user_config_path(), paths.project_config_path(project)]
     try:

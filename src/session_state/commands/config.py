@@ -75,6 +75,7 @@ def run_show(args: argparse.Namespace) -> int:
 
     project = _common.project(args)
     values, origin, errors = config.resolve(project)
+    ignored = config.ignored_project_keys(project)
     rows = [
         {
             "key": key,
@@ -85,7 +86,7 @@ def run_show(args: argparse.Namespace) -> int:
         for key in values
     ]
     if args.json:
-        _common.print_json({"settings": rows, "errors": errors})
+        _common.print_json({"settings": rows, "errors": errors, "ignored": ignored})
     else:
         print(
             _common.table(
@@ -95,6 +96,8 @@ def run_show(args: argparse.Namespace) -> int:
         )
         for line in errors:
             print(f"error: {line}")
+        for line in ignored:
+            print(f"ignored: {line}")
     return 1 if errors else 0
 
 

@@ -234,6 +234,10 @@ def configuration(project: Path) -> Check:
     if errors:
         return Check("configuration", "fail", errors[0] + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
                      "fix the value (see `session-state config show`) or `session-state config set KEY VALUE`")
+    ignored = config.ignored_project_keys(project)
+    if ignored:
+        return Check("configuration", "warn", ignored[0] + (f" (and {len(ignored) - 1} more)" if len(ignored) > 1 else ""),
+                     "a project's file may set only the keys the README lists; set the others in your own file")
     return Check("configuration", "ok", "all settings valid")
 
 
