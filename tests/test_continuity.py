@@ -97,7 +97,7 @@ def test_injection_is_capped_and_drops_low_priority_fields_first(tmp_path: Path)
     full = tmp_path / "handoff.toon"
     text = handoff.injection(pkg, full, 9000, heading="session-state handoff:")
     assert len(text) <= 9000
-    assert text.endswith(f"Full handoff (Read it for anything cut here): {full}")
+    assert text.endswith(handoff.footer(pkg.session_context.session_id, full))
     assert "cut to fit: subagents, files" in text
     assert pkg.task_context.next_step in text
     assert "blocked: step 7" in text  # blockers are kept

@@ -213,6 +213,19 @@ _DROP_ORDER: list[tuple[str, Callable[[dict[str, Any]], list[Any] | None]]] = [
 ]
 
 
+def show_command(session_id: str) -> str:
+    """The one command that prints a handoff: the state lives outside the project, where a `Read`
+    by the model needs the user's permission (denied outright in `claude -p`, measured on 2.1.330)."""
+    import shlex
+
+    return f"session-state handoff show --session {shlex.quote(session_id)}"
+
+
+def footer(session_id: str, full_path: Path) -> str:
+    """The injected handoff's last line: how to get what was cut."""
+    return f"Full handoff (for anything cut here): `{show_command(session_id)}`; its file: {full_path}"
+
+
 def injection(pkg: HandoffPackage, full_path: Path, cap: int, *, heading: str) -> str:
     """The handoff's critical part as TOON, under `cap` characters, ending with the file path."""
     import toons
@@ -223,14 +236,14 @@ def injection(pkg: HandoffPackage, full_path: Path, cap: int, *, heading: str) -
     for volatile in ("recovery_info", "schema_version", "handoff_id", "timestamp"):
         data.pop(volatile, None)
     data["context_snapshot"].pop("recent_checkpoints", None)
-    footer = f"\nFull handoff (Read it for anything cut here): {full_path}"
+    last = "\n" + footer(pkg.session_context.session_id, full_path)
     size_note = "\n(about 00000 tokens, estimated with tiktoken-cl100k×1.60)"  # room kept for the real note
     omitted: list[str] = []
 
     def text() -> str:
         body = toons.dumps(data)
         note = f"\n(cut to fit: {', '.join(omitted)})" if omitted else ""
-        return f"{heading}\n{body}{note}{footer}"
+        return f"{heading}\n{body}{note}{last}"
 
     cap -= len(size_note)
 
@@ -245,9 +258,9 @@ def injection(pkg: HandoffPackage, full_path: Path, cap: int, *, heading: str) -
                 omitted.append(name)
             out = text()
     if len(out) > cap:  # a single huge field (e.g. a very long task title): clip hard
-        keep = max(cap - len(footer) - 1, 0)
-        out = out[:keep] + "…" + footer
-    return _with_estimate(out, footer, pkg.session_context.model)
+        keep = max(cap - len(last) - 1, 0)
+        out = out[:keep] + "…" + last
+    return _with_estimate(out, last, pkg.session_context.model)
 
 
 def _with_estimate(text: str, footer: str, model: str | None) -> str:

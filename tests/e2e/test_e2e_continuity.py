@@ -30,6 +30,8 @@ from typing import Any, Callable
 
 import pytest
 
+from session_state.handoff import footer as handoff_footer
+
 from .fakeapi import FakeAPI, Recorded, bash, text, tool_results, tool_use
 from .harness import ClaudeEnv, Run, first_model_request, python_on_path, read_jsonl, wait_for
 
@@ -54,7 +56,8 @@ CLEAR_HEAD = "session-state handoff from the session before /clear"
 # a one-line pointer that carries no content of that session's handoff (no task, no next step).
 CONTENT_FREE_POINTER = re.compile(
     r"session-state: the previous session here \((?P<sid>[0-9a-f-]{36}), [0-9.]+ (?:s|min|h) ago\) "
-    r"left a handoff at (?P<path>\S+handoff\.toon)\. Read it if this session continues that work\.")
+    r"left a handoff \(file (?P<path>\S+handoff\.toon)\)\. If this session continues that work, run "
+    r"`session-state handoff show --session (?P=sid)`\.")
 
 # scenario 4
 BUDGET_MODEL = "claude-sonnet-4-5"  # 200k window; the fake API echoes the request's model
@@ -405,7 +408,7 @@ def test_after_compaction_handoff_has_task_status_next_step_and_path(compact):
     assert re.search(rf'^\s*"2",{re.escape(ACTIVE_SUBJECT)},in_progress,', ctx, re.M), ctx
     assert re.search(rf'^\s*next_step: "?continue: {re.escape(ACTIVE_FORM)}"?$', ctx, re.M), ctx
     assert re.search(rf"completed_steps\[1\]: {re.escape(DONE_SUBJECT)}$", ctx, re.M), ctx
-    assert ctx.rstrip().endswith(f"Full handoff (Read it for anything cut here): {handoff}"), ctx[-500:]
+    assert ctx.rstrip().endswith(handoff_footer(sid, Path(handoff))), ctx[-500:]
 
 
 def test_after_compaction_handoff_has_the_decision(compact):
@@ -519,7 +522,7 @@ def test_clear_heir_gets_the_old_handoff(clear):
         # TOON quotes a value holding a comma or a parenthesis
         assert f'current_phase: "{rd["subject"]}"' in ctx, ctx
         assert f'next_step: "continue: {rd["form"]}"' in ctx, ctx
-        assert f"Full handoff (Read it for anything cut here): {handoff}" in ctx, ctx
+        assert handoff_footer(old, Path(handoff)) in ctx, ctx
 
 
 def test_concurrent_session_does_not_get_the_cleared_handoff(clear):

@@ -145,7 +145,8 @@ def context_for(source: str, where: Any, result: refresh.Result, claimed: Claime
         # before that one's SessionEnd (measured on 2.1.330), and must not receive its content.
         return (
             f"session-state: the previous session here ({pkg.session_context.session_id}, {_age(age)} ago) left a handoff "
-            f"at {path}. Read it if this session continues that work."
+            f"(file {path}). If this session continues that work, run "
+            f"`{handoff.show_command(pkg.session_context.session_id)}`."
         )
     if source == "fork":
         parent = result.state.lineage.parent_session_id
