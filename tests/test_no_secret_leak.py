@@ -89,7 +89,7 @@ def test_no_planted_secret_reaches_the_state_folder(sandbox: Sandbox, seed: int)
     sandbox.wait_refresh(sid)
     run("SessionEnd", sandbox.payload("SessionEnd__other.json", session_id=sid, transcript_path=str(main_path)))
 
-    files = {**_all_text(sandbox.project), **_all_text(sandbox.data)}
+    files = {**_all_text(sandbox.project), **_all_text(sandbox.root), **_all_text(sandbox.data)}
     assert any(name.endswith("journal.jsonl") for name in files), sorted(files)
     blob = "\n".join(files.values()) + "\n".join(outputs)
 
