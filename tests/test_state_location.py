@@ -56,6 +56,8 @@ def test_old_folder_is_never_read_doctor_names_it_and_migrate_imports_it(fresh: 
     modes = {p.stat().st_mode & 0o777 for p in new.rglob("*") if p.is_file()}
     assert modes == {0o600}
     assert legacy.is_dir()  # left for the user to delete
+    checks = {c["name"]: c for c in json.loads(fresh.run("doctor", "--json").stdout)["checks"]}
+    assert checks["state folder"]["detail"].endswith(f"(state of {fresh.dir.resolve()})")
     listing = fresh.ok("sessions")
     assert listing.startswith(f"project {fresh.dir.resolve()}; state in {fresh.root}")
     assert {row["project"] for row in json.loads(fresh.ok("sessions", "--json"))} == {str(fresh.dir.resolve())}

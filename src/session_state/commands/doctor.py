@@ -135,7 +135,8 @@ def writable(root: Path) -> Check:
     except OSError as exc:
         return Check("state folder", "fail", f"cannot write in {target}: {exc.strerror or exc}", f"make {target} writable")
     what = "writable" if target == root else f"does not exist yet; {target} is writable"
-    return Check("state folder", "ok", f"{root} {what}")
+    recorded = paths.recorded_project(root)
+    return Check("state folder", "ok", f"{root} {what}" + (f" (state of {recorded})" if recorded else ""))
 
 
 def old_state(project: Path) -> Check:
