@@ -155,36 +155,40 @@ def render_toon(pkg: HandoffPackage) -> str:
 
 
 def render_markdown(pkg: HandoffPackage, toon_path: Path) -> str:
+    """The handoff for people (and for /session-state:handoff, which feeds it to the model):
+    every item from the conversation or a file is one inert line (see session_state.inert)."""
+    from session_state.inert import line as q
+
     t, s, c = pkg.task_context, pkg.session_context, pkg.context_snapshot
     lines = [
-        f"# Handoff — session {s.session_id}",
+        f"# Handoff — session {q(s.session_id)}",
         "",
-        f"Saved {pkg.timestamp}. Model {s.model or 'unknown'}; context "
+        f"Saved {q(pkg.timestamp)}. Model {q(s.model or 'unknown')}; context "
         + (f"{s.context_position_percent}%" if s.context_position_percent is not None else "unknown")
         + (f", {s.available_tokens:,} tokens left before auto-compaction." if s.available_tokens is not None else "."),
         "",
         "## Quick context",
-        f"- Working on: {t.current_phase}",
-        *[f"- {item}" for item in c.critical_context],
+        f"- Working on: {q(t.current_phase)}",
+        *[f"- {q(item)}" for item in c.critical_context],
         "",
         "## Done",
-        *([f"- {step}" for step in t.completed_steps] or ["- (nothing recorded as completed)"]),
+        *([f"- {q(step)}" for step in t.completed_steps] or ["- (nothing recorded as completed)"]),
         "",
         "## Next steps",
-        f"- {t.next_step}",
-        *[f"- [{todo.status}] {todo.subject}" for todo in c.active_todos],
-        *[f"- constraint: {x}" for x in t.constraints],
+        f"- {q(t.next_step)}",
+        *[f"- [{q(todo.status)}] {q(todo.subject)}" for todo in c.active_todos],
+        *[f"- constraint: {q(x)}" for x in t.constraints],
     ]
     if c.decisions:
-        lines += ["", "## Decisions", *[f"- {d.choice} — {d.why}" if d.why else f"- {d.choice}" for d in c.decisions]]
+        lines += ["", "## Decisions", *[f"- {q(d.choice)} — {q(d.why)}" if d.why else f"- {q(d.choice)}" for d in c.decisions]]
     if c.files:
-        lines += ["", "## Files", *[f"- {f.path} ({f.edits} edits, {f.reads} reads)" for f in c.files]]
+        lines += ["", "## Files", *[f"- {q(f.path)} ({f.edits} edits, {f.reads} reads)" for f in c.files]]
     lines += [
         "",
         "## How to resume",
-        f"- `{pkg.recovery_info.resume_command}` continues this session; add `--fork-session` to branch off it.",
-        f"- In a new session, ask Claude to read `{toon_path}`.",
-        f"- Last checkpoint: {pkg.recovery_info.last_checkpoint or 'none yet'}.",
+        f"- `{q(pkg.recovery_info.resume_command)}` continues this session; add `--fork-session` to branch off it.",
+        f"- In a new session, ask Claude to read `{q(str(toon_path))}`.",
+        f"- Last checkpoint: {q(pkg.recovery_info.last_checkpoint or 'none yet')}.",
         "",
     ]
     return "\n".join(lines)
@@ -222,16 +226,23 @@ _DROP_ORDER: list[tuple[str, Callable[[dict[str, Any]], list[Any] | None]]] = [
 
 
 def injection(pkg: HandoffPackage, full_path: Path, cap: int, *, heading: str) -> str:
-    """The handoff's critical part as TOON, under `cap` characters, ending with the file path."""
+    """The handoff's critical part as TOON, under `cap` characters, ending with the file path.
+
+    Every string in it is an inert line (session_state.inert): the text is for the model, and
+    task subjects, paths and decisions come from the conversation and from files. `heading` is
+    the caller's own sentence; any id in it must already be inert.
+    """
     import toons
 
-    data = as_data(pkg)
+    from session_state import inert
+
+    data = inert.data(as_data(pkg))
     # Identity and timing fields change on every write; leaving them out keeps the text equal
     # when the state is, so a repeated SessionStart is recognised by its fingerprint.
     for volatile in ("recovery_info", "schema_version", "handoff_id", "timestamp"):
         data.pop(volatile, None)
     data["context_snapshot"].pop("recent_checkpoints", None)
-    footer = f"\nFull handoff (Read it for anything cut here): {full_path}"
+    footer = f"\nFull handoff (Read it for anything cut here): {inert.line(str(full_path))}"
     size_note = "\n(about 00000 tokens, estimated with tiktoken-cl100k×1.60)"  # room kept for the real note
     omitted: list[str] = []
 

@@ -115,14 +115,17 @@ def materialize(
 
 def _recover(sdir: Path, exc: store.CorruptFile | None) -> tuple[SessionState | None, str | None]:
     """Restore the latest valid checkpoint after the state file was lost or did not validate."""
+    from session_state.inert import line
+
     cp, restored = checkpoints.restore_state(sdir)
-    what = f"its state file did not validate ({exc.reason})" if exc else "its state file was missing"
-    kept = f"; the bad file is kept as {exc.moved_to.name}" if exc and exc.moved_to else ""
+    what = f"its state file did not validate ({line(exc.reason)})" if exc else "its state file was missing"
+    kept = f"; the bad file is kept as {line(exc.moved_to.name)}" if exc and exc.moved_to else ""
     if restored is None:
         message = f"session-state: {what} and no checkpoint was valid; it starts this session's state afresh{kept}."
     else:
         message = (
-            f"session-state: {what}; restored checkpoint {cp.id} ({cp.created}) and replayed the journal since{kept}."
+            f"session-state: {what}; restored checkpoint {line(cp.id)} ({line(cp.created)}) and replayed the journal "
+            f"since{kept}."
         )
     from session_state import log
 

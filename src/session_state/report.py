@@ -254,7 +254,10 @@ _STEPS = [60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 
 
 
 def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    """HTML-escaped, and no control or bidi character left to reorder what the reader sees."""
+    from session_state.inert import escape
+
+    return html.escape(escape(str(value), keep_newlines=True), quote=True)
 
 
 def _clock(t: float, with_date: bool) -> str:

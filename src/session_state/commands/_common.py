@@ -174,12 +174,13 @@ def progress(label: str) -> Callable[[int, int], None] | None:
     """A progress callback drawing on the terminal, or None when stderr is not a terminal."""
     if not sys.stderr.isatty():
         return None
+    stream = getattr(sys.stderr, "unescaped", sys.stderr)  # its own \r redraws the line; the label is ours
 
     def show(done: int, total: int) -> None:
         end = "\n" if done >= total else ""
         pct = 100 if total <= 0 else min(100, done * 100 // total)
-        sys.stderr.write(f"\r{label}: {pct:3d}% ({done:,}/{total:,}){end}")
-        sys.stderr.flush()
+        stream.write(f"\r{label}: {pct:3d}% ({done:,}/{total:,}){end}")
+        stream.flush()
 
     return show
 
@@ -205,7 +206,10 @@ def validation_reason(exc: Exception) -> str:
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
-    """Plain aligned columns (no dependency for a dozen rows)."""
+    """Plain aligned columns (no dependency for a dozen rows); no cell can break its row."""
+    from session_state.inert import escape
+
+    rows = [[escape(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(c)) for w, c in zip(widths, row)]

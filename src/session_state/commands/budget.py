@@ -99,7 +99,10 @@ def stored_cursor(project: Path, session_id: str, path: str) -> dict[str, Any] |
 
 
 def render(result: dict[str, Any], cursor: dict[str, Any]) -> str:
-    """A few lines for people; anything not measured from a response says so."""
+    """A few lines for people; anything not measured from a response says so (the model id
+    and the path come from the transcript and its cursor: each is one inert line)."""
+    from session_state.inert import line
+
     window = result["context_window"]
     how_window = {
         "setting": "from your setting",
@@ -121,9 +124,9 @@ def render(result: dict[str, Any], cursor: dict[str, Any]) -> str:
         lines.append(f"Context: {context:,} of {window:,} tokens = {result['percent']}% [{result['level']}]{note}")
         lines.append(f"Room before auto-compaction: {result['tokens_to_autocompact']:,} tokens (compacts near {result['autocompact_at']:,}) [window {how_window}]")
     if result.get("model") and context is not None:
-        lines.append(f"Model: {result['model']}; last response wrote {result['output_tokens']:,} output tokens")
+        lines.append(f"Model: {line(result['model'])}; last response wrote {result['output_tokens']:,} output tokens")
     elif result.get("model"):
-        lines.append(f"Model: {result['model']}")
+        lines.append(f"Model: {line(result['model'])}")
     totals = result["totals"]
     subs = sum(1 for sub in cursor.get("subagents", {}).values() if sub.get("kind") == "subagents")
     with_subs = f" incl. {subs} subagent transcript{'s' * (subs != 1)}" if subs else ""
@@ -134,5 +137,5 @@ def render(result: dict[str, Any], cursor: dict[str, Any]) -> str:
     if result.get("compactions"):
         lines.append(f"Compactions so far: {result['compactions']}")
     if result.get("error"):
-        lines.append(f"Note: main transcript {result['transcript']}: {result['error']}")
+        lines.append(f"Note: main transcript {line(result['transcript'])}: {line(result['error'])}")
     return "\n".join(lines)

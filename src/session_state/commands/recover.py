@@ -77,7 +77,9 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], message: str) -> int:
     if args.json:
         _common.print_json(data)
     else:
-        print(message)
+        from session_state.inert import line
+
+        print(line(message))
     return 0
 
 

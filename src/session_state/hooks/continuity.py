@@ -126,7 +126,10 @@ def _budget_line(result: refresh.Result, reported: int | None = None) -> str:
 
 def context_for(source: str, where: Any, result: refresh.Result, claimed: Claimed | None, cap: int,
                 reported_tokens: int | None = None) -> str:
-    own = result.handoff_path or where.session_dir / handoff.TOON
+    """The text SessionStart injects for `source`; every id and path in it is an inert line."""
+    from session_state.inert import line as q
+
+    own = q(str(result.handoff_path or where.session_dir / handoff.TOON))
     if source == "compact":
         pkg = handoff.build(result.state, where.root, where.settings)
         return handoff.injection(
@@ -138,7 +141,7 @@ def context_for(source: str, where: Any, result: refresh.Result, claimed: Claime
             return context_for("startup", where, result, None, cap)
         return handoff.injection(
             claimed.package, claimed.path, cap,
-            heading=f"session-state handoff from the session before /clear ({claimed.session_id}): continue from here.",
+            heading=f"session-state handoff from the session before /clear ({q(claimed.session_id)}): continue from here.",
         )
     if source == "startup":
         found = latest_unclaimed(where, float(where.settings.get("startup_pointer_max_age_h", 24)))
@@ -149,15 +152,15 @@ def context_for(source: str, where: Any, result: refresh.Result, claimed: Claime
         # No task or next step here: a session starting while another is being cleared can run
         # before that one's SessionEnd (measured on 2.1.330), and must not receive its content.
         return (
-            f"session-state: the previous session here ({pkg.session_context.session_id}, {_age(age)} ago) left a handoff "
-            f"at {path}. Read it if this session continues that work."
+            f"session-state: the previous session here ({q(pkg.session_context.session_id)}, {_age(age)} ago) left a "
+            f"handoff at {q(str(path))}. Read it if this session continues that work."
         )
     if source == "fork":
         parent = result.state.lineage.parent_session_id
-        of = f"a fork of session {parent}" if parent else "a fork"
+        of = f"a fork of session {q(parent)}" if parent else "a fork"
         return f"session-state: this session is {of}; {_budget_line(result, reported_tokens)}. Its handoff: {own}"
     if source == "resume":
-        return f"session-state: resumed session {where.session_id}; {_budget_line(result, reported_tokens)}. Handoff: {own}"
+        return f"session-state: resumed session {q(where.session_id)}; {_budget_line(result, reported_tokens)}. Handoff: {own}"
     return ""
 
 

@@ -19,7 +19,7 @@ def validate(payload: Any) -> events.SessionStart:
 
 
 def handle(inp: events.SessionStart) -> dict[str, Any] | None:
-    from session_state import checkpoints, journal, notices, output, project, refresh
+    from session_state import checkpoints, inert, journal, notices, output, project, refresh
     from session_state.hooks import continuity, turn
 
     payload = inp.model_dump()
@@ -58,6 +58,7 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
     if text and not first_injection(where.session_dir, source, text):
         text = ""
     if text:
+        text = inert.block(text)  # escaped before it is cut, so escaping cannot push it past the limit
         return output.context("SessionStart", text[: output.CONTEXT_HARD_LIMIT - 1], user)
     if user:
         return output.notice(user)
