@@ -42,14 +42,17 @@ class Sandbox:
         self.project = tmp / "project"
         self.project.mkdir()
         self.data = tmp / "plugin-data"
-        self.transcripts = tmp / "transcripts"
-        self.transcripts.mkdir()
+        # Claude Code's own folder: the only place a transcript path read back from state is used
+        self.claude_config = tmp / "claude-config"
+        self.transcripts = self.claude_config / "projects" / "-project"
+        self.transcripts.mkdir(parents=True)
         self.env = {
             k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "SESSION_STATE_"))
         }
         self.env.update(
             CLAUDE_PROJECT_DIR=str(self.project),
             CLAUDE_PLUGIN_DATA=str(self.data),
+            CLAUDE_CONFIG_DIR=str(self.claude_config),
             SESSION_STATE_USER_CONFIG=str(tmp / "user-config.json"),
             PYTHONDONTWRITEBYTECODE="1",
         )

@@ -15,7 +15,7 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
 
 
-def _check_parent(path: Path) -> None:
+def check_parent(path: Path) -> None:
     """Refuse a symlinked folder right above the file (a session folder, markers/,
     checkpoints/ planted as a link would send writes outside the state root)."""
     if os.path.islink(os.path.dirname(os.fspath(path)) or "."):
@@ -29,7 +29,7 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     file behind; caches that can be rebuilt from the transcript skip it.
     """
     path = Path(path)
-    _check_parent(path)
+    check_parent(path)
     if path.is_symlink():
         raise OSError(f"refusing to replace symlink {path}")
     fd, tmp = _temp_beside(path)
@@ -110,7 +110,7 @@ def append_record(path: Path, line: bytes) -> None:
     """
     if not line.endswith(b"\n"):
         line += b"\n"
-    _check_parent(path)
+    check_parent(path)
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _BINARY, 0o600)
     try:
         size = os.fstat(fd).st_size
@@ -131,7 +131,7 @@ def create_exclusive(path: Path, data: bytes = b"") -> bool:
     This is the lock-free "exactly once" used for budget crossings and injection
     fingerprints: among any number of racing processes exactly one gets True.
     """
-    _check_parent(path)
+    check_parent(path)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY, 0o600)
     except FileExistsError:
@@ -178,7 +178,7 @@ def open_regular(path: str | os.PathLike[str]):  # -> BinaryIO | None
 
 def read_bytes(path: Path, *, limit: int | None = None) -> bytes | None:
     """Read a file without following a symlink; None when it is missing."""
-    _check_parent(path)
+    check_parent(path)
     try:
         fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY)
     except (FileNotFoundError, NotADirectoryError):

@@ -84,6 +84,61 @@ def session_dir(root: Path, session_id: str, *, create: bool = True) -> Path:
     return path
 
 
+def inside_root(root: Path, path: Path, *, folder: bool = False) -> bool:
+    """Whether `path` is a regular file (or with `folder`, a folder) below `root`, reached from
+    `root` without a single symlink: every step is checked with lstat, the root included.
+
+    Retention, archiving, restore and quarantine act only on what passes: a planted
+    `checkpoints -> elsewhere` or `archive -> elsewhere` link is never followed, so nothing
+    outside the state root is listed, renamed or deleted through it.
+    """
+    import stat
+
+    try:
+        rel = Path(path).relative_to(root)
+    except ValueError:
+        return False
+    if not rel.parts or ".." in rel.parts:
+        return False
+    probe = Path(root)
+    try:
+        if not stat.S_ISDIR(os.lstat(probe).st_mode):
+            return False
+        for part in rel.parts[:-1]:
+            probe = probe / part
+            if not stat.S_ISDIR(os.lstat(probe).st_mode):  # lstat: a symlink is never a folder here
+                return False
+        mode = os.lstat(probe / rel.parts[-1]).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISDIR(mode) if folder else stat.S_ISREG(mode)
+
+
+def claude_projects_dir() -> Path:
+    """Claude Code's own transcripts folder: `${CLAUDE_CONFIG_DIR:-~/.claude}/projects`."""
+    base = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
+    return Path(base) / "projects"
+
+
+def trusted_transcript(value: object) -> str | None:
+    """A transcript path read back from a state file, if it is one Claude Code could have written.
+
+    Hook input names the transcript; anything stored (cursor.json, state.json) may have been
+    planted by the repository, so it is used only when it resolves, symlinks followed, to a
+    file inside Claude Code's projects folder. Anything else is None: the caller reads nothing.
+    """
+    if not isinstance(value, str) or not value or "\x00" in value or not os.path.isabs(value):
+        return None
+    base = os.path.realpath(claude_projects_dir())
+    real = os.path.realpath(value)
+    try:
+        if os.path.commonpath([real, base]) != base or real == base:
+            return None
+    except ValueError:  # another drive on Windows
+        return None
+    return value
+
+
 def data_root() -> Path:
     """Global data (envs, logs, tokenizer cache): survives plugin updates, never the plugin folder."""
     env = os.environ.get("CLAUDE_PLUGIN_DATA")

@@ -54,7 +54,7 @@ def materialize(
     # transcript parsing happens outside the lock
     cursor = journal.sync(sdir, transcript_path, redact_extra=cfg.get("redact_extra") or ())
     budget = budget_mod.compute(cursor, cfg) if cursor.get("offset") else None
-    branch, dirty = state.git_status(cursor.get("cwd") or str(project_dir))
+    branch, dirty = state.git_status(project_dir)  # never a cwd read from the transcript or a file
     with store.locked(sdir):
         # Unqueued under the lock and before the journal is read: a Stop that appends after
         # this point finds no marker and queues another refresh; one that appended before is
@@ -88,7 +88,8 @@ def materialize(
             state.apply_cursor(current, cursor, budget)
         new_parent = None
         if "fork" in current.lineage.sources and current.lineage.parent_session_id is None:
-            new_parent = lineage.find_fork_parent(session_id, transcript_path or current.transcript_path, root)
+            new_parent = lineage.find_fork_parent(
+                session_id, transcript_path or paths.trusted_transcript(current.transcript_path), root)
             current.lineage.parent_session_id = new_parent
         if branch is not None:
             current.git_branch, current.git_dirty = branch, dirty

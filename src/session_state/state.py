@@ -282,19 +282,56 @@ def _base_model(model: str) -> str:
     return model.lower().removesuffix("[1m]")
 
 
-def git_status(cwd: str | None) -> tuple[str | None, bool | None]:
-    """Branch and dirtiness of the working tree; (None, None) outside git or on any failure."""
-    if not cwd or not os.path.isdir(cwd):
+GIT_TIMEOUT_S = 2.0
+# Nothing a repository's files or the environment set may make `git status` run a program:
+# no fsmonitor command, no hooks, no pager, no external diff, no bare repository found by
+# walking into a committed folder.
+GIT_SAFETY = (
+    "-c", "core.fsmonitor=false",
+    "-c", "safe.bareRepository=explicit",
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "core.pager=cat",
+    "-c", "diff.external=",
+    "--no-pager",
+    "--no-optional-locks",
+)
+
+
+def git_env(project_dir: Path) -> dict[str, str]:
+    """The environment for git: every GIT_* variable dropped (GIT_DIR, GIT_CONFIG_*, GIT_EXTERNAL_DIFF
+    ... would choose another repository, config or program), and a PATH of absolute folders
+    outside the project, so a `git` planted in the repository is never the one that runs."""
+    project = os.path.realpath(project_dir)
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("GIT_")}
+    kept = [
+        d for d in os.environ.get("PATH", os.defpath).split(os.pathsep)
+        if d and os.path.isabs(d) and os.path.commonpath([os.path.realpath(d), project]) != project
+    ]
+    env["PATH"] = os.pathsep.join(kept)
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    return env
+
+
+def git_status(project_dir: Path) -> tuple[str | None, bool | None]:
+    """Branch and dirtiness of the project's working tree; (None, None) outside git or on any failure.
+
+    Runs only in the project folder Claude Code named for this hook (never a `cwd` read from a
+    transcript or a state file), with GIT_SAFETY, a scrubbed environment and a timeout.
+    """
+    if not os.path.isdir(project_dir):
         return None, None
     try:
         out = subprocess.run(
-            ["git", "status", "--porcelain=v1", "--branch", "--untracked-files=no"],
-            cwd=cwd,
+            ["git", *GIT_SAFETY, "status", "--porcelain=v1", "--branch", "--untracked-files=no"],
+            cwd=str(project_dir),
+            env=git_env(project_dir),
+            stdin=subprocess.DEVNULL,
             capture_output=True,
-            timeout=2,
+            timeout=GIT_TIMEOUT_S,
             text=True,
+            errors="replace",
         )
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, ValueError, subprocess.SubprocessError):
         return None, None
     if out.returncode != 0:
         return None, None

@@ -75,9 +75,14 @@ def read_model(path: Path, model: type[M], *, quarantine: bool = True) -> M | No
 
 
 def set_aside(path: Path) -> Path | None:
-    """Move an unusable file out of the way, keeping its bytes for a human to look at."""
+    """Move an unusable file out of the way, keeping its bytes for a human to look at.
+
+    Only within a real folder: under a symlinked folder the rename would move a file that is
+    not ours (a symlinked file itself is moved as the link, never what it points to).
+    """
     target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
     try:
+        fsutil.check_parent(path)
         os.replace(path, target)
     except OSError:
         return None

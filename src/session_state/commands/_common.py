@@ -141,19 +141,19 @@ def session_id_of(folder: Path) -> str:
 
 
 def transcript_path(folder: Path) -> str | None:
-    """The transcript the hooks follow for this session (from the cursor, else the state)."""
-    from session_state import journal
+    """The transcript the hooks follow for this session (from the cursor, else the state), only
+    when it lies in Claude Code's projects folder: a stored path may have been planted."""
+    from session_state import journal, paths
 
     cursor = journal.load_cursor(folder) or {}
-    path = cursor.get("path")
-    if isinstance(path, str) and path:
+    path = paths.trusted_transcript(cursor.get("path"))
+    if path:
         return path
     try:
         data = json.loads((folder / "state.json").read_bytes())
     except (OSError, ValueError):
         return None
-    found = data.get("transcript_path") if isinstance(data, dict) else None
-    return found if isinstance(found, str) and found else None
+    return paths.trusted_transcript(data.get("transcript_path") if isinstance(data, dict) else None)
 
 
 def materialize(project_dir: Path, session_id: str, folder: Path, **kwargs: Any) -> Any:

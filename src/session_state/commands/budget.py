@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             raise CliError("give a TRANSCRIPT path or --session ID")
         path = find_transcript(session_id, project)
         if path is None:
-            raise CliError(f"no transcript found for session {session_id!r} (looked in the state store and {projects_dir()})")
+            raise CliError(f"no transcript found for session {session_id!r} (looked in the state store and {paths.claude_projects_dir()})")
     start = stored_cursor(project, session_id, path)
     cursor, _ = transcript.update(start, path, facts=False)
     if cursor.get("error") and not cursor.get("subagents"):
@@ -56,11 +56,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def projects_dir() -> Path:
-    base = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
-    return Path(base) / "projects"
-
-
 def find_transcript(session_id: str, project: Path) -> str | None:
     """The transcript of a session: the path its stored cursor names, else a search of projects/.
 
@@ -71,14 +66,14 @@ def find_transcript(session_id: str, project: Path) -> str | None:
 
     cursor_file = paths.session_dir(paths.state_root(project, create=False), session_id, create=False) / "cursor.json"
     try:
-        stored = json.loads(cursor_file.read_bytes()).get("path")
-        if isinstance(stored, str) and os.path.isfile(stored):
+        stored = paths.trusted_transcript(json.loads(cursor_file.read_bytes()).get("path"))
+        if stored and os.path.isfile(stored):
             return stored
     except (OSError, ValueError, AttributeError):
         pass
     if not paths.safe_id(session_id) == session_id:
         return None  # never put an unsafe id into a glob pattern
-    root = projects_dir()
+    root = paths.claude_projects_dir()
     for hit in sorted(glob.glob(os.path.join(glob.escape(str(root)), "*", f"{session_id}.jsonl"))):
         return hit
     for hit in sorted(glob.glob(os.path.join(glob.escape(str(root)), "*", session_id, "subagents"))):

@@ -67,7 +67,9 @@ def claim_cleared(where: Any) -> Claimed | None:
         except store.CorruptFile:
             st = None
         session_id = st.session_id if st is not None else _session_id_of(sdir, cursor)
-        result = refresh.materialize(where.project, session_id, transcript_path=cursor.get("path"),
+        # the stored path is read only when it is in Claude Code's projects folder: a planted
+        # cursor.json must not choose what this hook reads
+        result = refresh.materialize(where.project, session_id, transcript_path=paths.trusted_transcript(cursor.get("path")),
                                      facts=[("cleared_into", f"cleared_into:{where.session_id}",
                                              {"session_id": where.session_id})])
         pkg = handoff.build(result.state, where.root, where.settings)
