@@ -89,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(argv)
     finally:
+        from session_state import fsutil
+
+        for message in fsutil.QUARANTINED:  # one line each: what was set aside and where it is
+            print(message, file=sys.stderr)
+        fsutil.QUARANTINED.clear()
         sys.stdout, sys.stderr = saved
 
 
@@ -105,6 +110,12 @@ def _run(argv: list[str]) -> int:
     except CliError as exc:
         print(f"session-state: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file or folder that cannot be used: one line, the details in the log
+        from session_state import log
+
+        where = log.write(f"{args.command}: {exc.__class__.__name__}: {exc}", exc)
+        print(f"session-state: {exc.strerror or exc}: {exc.filename or ''} (details: {where})", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:

@@ -199,7 +199,7 @@ def write(session_dir: Path, pkg: HandoffPackage) -> Path:
     store.write_toon(path, as_data(pkg))
     from session_state import fsutil
 
-    fsutil.atomic_write(session_dir / MARKDOWN, render_markdown(pkg, path).encode("utf-8"))
+    fsutil.atomic_write(session_dir / MARKDOWN, render_markdown(pkg, path).encode("utf-8"), state=True)
     return path
 
 

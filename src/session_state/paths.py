@@ -11,6 +11,7 @@ Layout (see docs/ARCHITECTURE.md):
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from pathlib import Path
@@ -58,6 +59,8 @@ def state_root(project: Path, *, create: bool = True) -> Path:
     """The project's state folder; created 0700 with a .gitignore that ignores everything."""
     override = os.environ.get(STATE_DIR_ENV)
     root = Path(override) if override else project / ".claude" / "session-state"
+    if create:
+        set_link_aside(root, "the state folder")
     if create and not root.is_dir():
         ensure_dir(root)
     if create:
@@ -77,11 +80,29 @@ def session_dir(root: Path, session_id: str, *, create: bool = True) -> Path:
     sessions = root / "sessions"
     path = sessions / safe_id(session_id)
     for folder in (sessions, path):
+        if create:
+            set_link_aside(folder, "a session folder")
         if folder.is_symlink():  # a planted link would move the session outside the root
-            raise OSError(f"refusing to use symlinked folder {folder}")
+            raise OSError(errno.ELOOP, "refusing to use a symlinked folder", str(folder))
     if create:
         ensure_dir(path)
     return path
+
+
+def set_link_aside(folder: Path, what: str) -> None:
+    """A symlink where one of our folders belongs is moved aside (the link only: whatever it names
+    is never followed, read or written) and a real folder is made in its place.
+
+    Following it would write the session's prompts wherever it points and read what is there as
+    our own state. When the link cannot be moved, OSError(ELOOP): the hook then goes on without
+    state and says so once.
+    """
+    if not os.path.islink(folder):
+        return
+    from session_state.fsutil import set_aside
+
+    if set_aside(folder, f"({what}) was a symlink to {os.readlink(folder)!r}") is None:
+        raise OSError(errno.ELOOP, "refusing to use a symlinked folder", str(folder))
 
 
 def inside_root(root: Path, path: Path, *, folder: bool = False) -> bool:
@@ -162,13 +183,13 @@ def ensure_dir(path: Path) -> None:
         missing.append(probe)
         probe = probe.parent
     if path.is_symlink():
-        raise OSError(f"refusing to use symlinked folder {path}")
+        raise OSError(errno.ELOOP, "refusing to use a symlinked folder", str(path))
     for folder in reversed(missing):  # each level 0700, not only the last (mkdir(parents=True) would not)
         try:
             folder.mkdir(mode=0o700)
         except FileExistsError:
             pass
         if folder.is_symlink():
-            raise OSError(f"refusing to use symlinked folder {folder}")
+            raise OSError(errno.ELOOP, "refusing to use a symlinked folder", str(folder))
     if not path.is_dir():
         raise NotADirectoryError(str(path))

@@ -142,7 +142,11 @@ def main() -> None:
     """Entry of the detached refresh: argv = project_dir, session_id, transcript_path."""
     project_dir, session_id, transcript_path = sys.argv[1], sys.argv[2], sys.argv[3] or None
     try:
-        materialize(Path(project_dir), session_id, transcript_path=transcript_path)
+        result = materialize(Path(project_dir), session_id, transcript_path=transcript_path)
+        from session_state import fsutil
+
+        if fsutil.QUARANTINED:  # detached: the next hook that can speak tells the user
+            notices.post(result.session_dir, f"quarantine-{time.time_ns()}", user=" ".join(fsutil.QUARANTINED))
     except store.LockTimeout:
         pass  # another materialize holds the lock and will fold the same journal
     except Exception as exc:  # noqa: BLE001 - detached: the log is the only place to say it

@@ -74,6 +74,9 @@ def root(project_dir: Path) -> Path:
     from session_state import paths
 
     found = paths.state_root(project_dir, create=False)
+    if found.is_symlink():  # never read state through a link (the hooks move it aside)
+        raise error(f"the state folder {found} is a symlink to {os.readlink(found)!r}; refused. "
+                    "The next hook moves it aside and starts a fresh one")
     if not paths.sessions_dir(found).is_dir() or not any(_session_dirs(found)):
         raise error(
             f"no session-state data in {found}; it is written by the plugin's hooks during a Claude Code session"

@@ -108,7 +108,7 @@ def _restore(folder: Path, source: str | None, *, force: bool) -> tuple[str, Pat
         fsutil.check_parent(path)
         os.replace(path, moved)
     elif path.exists():
-        moved = store.set_aside(path)
+        moved = store.set_aside(path, notice=False)  # this command's own message says where
     restored = cp.state.model_copy(deep=True)
     restored.status = "recovered"
     restored.recovered_from = cp.id
