@@ -113,6 +113,17 @@ def names(session_dir: Path) -> list[str]:
     return sorted((e for e in entries if e.endswith(SUFFIX) and not e.startswith(".")), reverse=True)
 
 
+def archived_names(session_dir: Path) -> list[str]:
+    """Archived checkpoint file names (`*.json.gz`), oldest first; none from a linked archive/."""
+    target = _usable_folder(session_dir, ARCHIVE)
+    if target is None:
+        return []
+    try:
+        return sorted(e for e in os.listdir(target) if e.endswith(f"{SUFFIX}.gz") and not e.startswith("."))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
 def load(session_dir: Path, name: str) -> Checkpoint | None:
     try:
         return store.read_model(folder(session_dir) / name, Checkpoint, quarantine=False)

@@ -181,9 +181,8 @@ def checkpoint_marks(session_dir: Path | None) -> list[Mark]:
         return []
     from session_state import checkpoints
 
-    folder = checkpoints.folder(session_dir)
     files = [(n, False) for n in checkpoints.names(session_dir)]
-    files += [(p.name, True) for p in (folder / checkpoints.ARCHIVE).glob("*.json.gz")]
+    files += [(name, True) for name in checkpoints.archived_names(session_dir)]
     marks = []
     for name, archived in files:
         stem = name.removesuffix(".gz").removesuffix(checkpoints.SUFFIX)

@@ -78,7 +78,7 @@ def _files(folder: Path, *, archived: bool) -> list[tuple[Path, bool]]:
     out = [(checkpoints.folder(folder) / name, False) for name in checkpoints.names(folder)]
     if archived:
         archive = checkpoints.folder(folder) / checkpoints.ARCHIVE
-        out += [(p, True) for p in sorted(archive.glob("*.json.gz"))]
+        out += [(archive / name, True) for name in checkpoints.archived_names(folder)]
     return out
 
 
