@@ -6,7 +6,9 @@ lost or corrupt state file can be rebuilt from the latest checkpoint plus the jo
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from session_state import journal, store
 from session_state.models import (
     Command,
     Compaction,
+    Failure,
     FileTouch,
     Request,
     SessionState,
@@ -24,7 +27,8 @@ from session_state.models import (
 )
 
 STATE = "state.json"
-KEEP_REQUESTS = 5
+KEEP_REQUESTS = 12
+KEEP_FAILURES = 5
 KEEP_FILES = 60
 KEEP_COMMANDS = 20
 KEEP_SUBAGENTS = 20
@@ -83,14 +87,7 @@ def _apply(state: SessionState, fact: dict[str, Any]) -> bool:
     kind = fact["k"]
     ts = fact.get("ts")
     if kind == "prompt":
-        text = str(fact.get("text") or "").strip()
-        if not text:
-            return False
-        if state.requests and state.requests[-1].text == text[:REQUEST_CHARS]:
-            return False
-        state.requests.append(Request(text=text[:REQUEST_CHARS], ts=ts))
-        del state.requests[:-KEEP_REQUESTS]
-        return True
+        return _request(state, str(fact.get("text") or "").strip(), ts)
     if kind == "todos":
         items = [i for i in fact.get("items") or [] if isinstance(i, dict)]
         kept = [t for t in state.tasks if t.source != "TodoWrite"]
@@ -105,13 +102,14 @@ def _apply(state: SessionState, fact: dict[str, Any]) -> bool:
             )
             for n, item in enumerate(items)
         ]
-        state.tasks = kept + todos
+        state.tasks = _drop_inherited(kept, {t.subject for t in todos}) + todos
         return True
     if kind == "task_create":
         task_id = str(fact.get("task_id") or fact["id"])
         existing = _task(state, task_id)
         subject = str(fact.get("subject") or fact.get("description") or task_id)[:300]
         if existing is None:
+            state.tasks = _drop_inherited(state.tasks, {subject})
             state.tasks.append(
                 Task(id=task_id, subject=subject, active_form=_opt_str(fact.get("activeForm")), updated=ts)
             )
@@ -147,11 +145,22 @@ def _apply(state: SessionState, fact: dict[str, Any]) -> bool:
         del state.commands[:-KEEP_COMMANDS]
         return True
     if kind == "assistant":
-        text = str(fact.get("text") or "").strip()
+        text = _plain(str(fact.get("text") or ""))
         if not text:
             return False
         state.last_assistant = text[:1000]
+        state.next_step = stated_next_step(text)
         return True
+    if kind == "cmd_failed":
+        command = str(fact.get("command") or "").strip()
+        if not command:
+            return False
+        state.failures = [f for f in state.failures if f.command != command[:300]]
+        state.failures.append(Failure(command=command[:300], error=str(fact.get("error") or "")[:300], ts=ts))
+        del state.failures[:-KEEP_FAILURES]
+        return True
+    if kind == "inherit":
+        return _inherit(state, fact)
     if kind == "compact":
         state.compactions.append(
             Compaction(
@@ -170,7 +179,7 @@ def _apply(state: SessionState, fact: dict[str, Any]) -> bool:
             Subagent(
                 agent_id=agent_id,
                 agent_type=str(fact.get("agent_type") or ""),
-                last_message=str(fact.get("last_message") or "")[:500],
+                last_message=_plain(str(fact.get("last_message") or ""))[:500],
                 totals=Totals(**(fact.get("totals") or {})),
                 ts=ts,
             )
@@ -194,6 +203,106 @@ def _apply(state: SessionState, fact: dict[str, Any]) -> bool:
             return True
         return False
     return False
+
+
+GOAL_MIN_WORDS = 5
+GOAL_MIN_CHARS = 25
+SAME_PROMPT_S = 60.0
+
+
+def _request(state: SessionState, text: str, ts: str | None) -> bool:
+    """Add a typed request; the first substantive one becomes the goal of the work.
+
+    UserPromptSubmit and the transcript both report each prompt (with timestamps that differ in
+    their milliseconds), and a fork's transcript brings the parent's prompts after the fork's
+    first one was recorded: a text already kept from within a minute is the same prompt, and
+    requests stay in time order.
+    """
+    text = text[:REQUEST_CHARS]
+    if not text:
+        return False
+    when = _epoch(ts)
+    for old in state.requests:
+        if old.text == text and (when is None or _epoch(old.ts) is None or abs(when - (_epoch(old.ts) or 0)) < SAME_PROMPT_S):
+            return False
+    request = Request(text=text, ts=ts)
+    at = len(state.requests)
+    while when is not None and at > 0 and (_epoch(state.requests[at - 1].ts) or 0) > when:
+        at -= 1
+    state.requests.insert(at, request)
+    del state.requests[:-KEEP_REQUESTS]
+    if state.goal is None and _substantive(text):
+        state.goal = request
+    return True
+
+
+def _substantive(text: str) -> bool:
+    """A request that states work (not "yes", "continue" or a slash command)."""
+    if text.startswith("/") or len(text) < GOAL_MIN_CHARS:
+        return False
+    return sum(len(w) >= 3 and w[:1].isalnum() for w in text.split()) >= GOAL_MIN_WORDS
+
+
+def _epoch(ts: str | None) -> float | None:
+    from datetime import datetime
+
+    if not ts:
+        return None
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+_NEXT_STEP = re.compile(
+    r"\b(next|now I|I'll|I will|let me|then I|remaining|still (?:need|to do)|todo|to do:)\b", re.IGNORECASE
+)
+
+
+def stated_next_step(text: str) -> str | None:
+    """The sentence of the model's latest message that says what it does next, in its own words."""
+    for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
+        sentence = sentence.strip(" -*#>`")
+        if len(sentence) >= 12 and _NEXT_STEP.search(sentence):
+            return sentence[:300]
+    return None
+
+
+def _plain(text: str) -> str:
+    """Message text, never a serialized list of content blocks (a tool result's JSON)."""
+    text = text.strip()
+    if not text.startswith(("[{", "{")):
+        return text
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return ""  # a cut-off JSON fragment says nothing the model can use
+    blocks = data if isinstance(data, list) else [data]
+    return "\n".join(b["text"] for b in blocks if isinstance(b, dict) and isinstance(b.get("text"), str)).strip()
+
+
+def _inherit(state: SessionState, fact: dict[str, Any]) -> bool:
+    """Take the work over from the session this one replaced (/clear): goal, requests, open tasks, chain."""
+    prior = str(fact.get("session_id") or "")
+    goal = fact.get("goal")
+    if state.goal is None and isinstance(goal, str) and goal:
+        state.goal = Request(text=goal[:REQUEST_CHARS], ts=_opt_str(fact.get("goal_ts")))
+    for item in fact.get("requests") or []:
+        if isinstance(item, dict) and isinstance(item.get("text"), str):
+            _request(state, item["text"], _opt_str(item.get("ts")))
+    for item in fact.get("tasks") or []:
+        if not isinstance(item, dict) or not item.get("subject"):
+            continue
+        subject = str(item["subject"])[:300]
+        if any(t.subject == subject for t in state.tasks):
+            continue
+        state.tasks.append(Task(id=f"from-{prior[:8]}-{item.get('id')}", subject=subject, status=_status(item.get("status")),
+                                active_form=_opt_str(item.get("active_form")), source="inherited", updated=_opt_str(item.get("updated"))))
+    chain = [str(c) for c in fact.get("chain") or [] if isinstance(c, str)]
+    if prior:
+        chain.append(f"{prior} ({fact.get('how') or 'cleared'})")
+    state.lineage.chain = list(dict.fromkeys(chain + state.lineage.chain))[-20:]
+    return True
 
 
 def _session_start(state: SessionState, fact: dict[str, Any]) -> bool:
@@ -233,6 +342,11 @@ def _touch(state: SessionState, path: str, op: str, ts: str | None) -> bool:
     state.files.append(entry)  # most recent last
     del state.files[:-KEEP_FILES]
     return True
+
+
+def _drop_inherited(tasks: list[Task], subjects: set[str]) -> list[Task]:
+    """An inherited task the session lists again is its own from then on."""
+    return [t for t in tasks if not (t.source == "inherited" and t.subject in subjects)]
 
 
 def _task(state: SessionState, task_id: str) -> Task | None:

@@ -92,8 +92,10 @@ def run_show(args: argparse.Namespace) -> int:
             f"TOON saves {size['saving_percent']}% (token figures are estimates, {size['method']})"
         )
     else:
+        from session_state import inject
+
         cap = int(settings.load(project).get("inject_cap_chars", 9000))
-        print(handoff.injection(pkg, path, cap, heading=INJECT_HEADING))
+        print(inject.render(pkg, path, cap, heading=INJECT_HEADING))
     return 0
 
 

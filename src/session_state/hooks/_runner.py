@@ -19,6 +19,7 @@ HANDLERS = {
     "SessionStart": "session_start",
     "UserPromptSubmit": "user_prompt_submit",
     "PreCompact": "pre_compact",
+    "PostCompact": "post_compact",
     "Stop": "stop",
     "SubagentStop": "subagent_stop",
     "SessionEnd": "session_end",

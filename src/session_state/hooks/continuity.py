@@ -77,6 +77,23 @@ def claim_cleared(where: Any) -> Claimed | None:
     return None
 
 
+def inheritance(claimed: Claimed) -> tuple[str, str, dict[str, Any]]:
+    """The journal fact by which a session started by /clear takes over its predecessor's work.
+
+    Folded into the new session's own state, so its handoff carries the goal, the requests, the
+    open tasks and the chain of sessions on to whatever /clear or compaction comes next.
+    """
+    pkg = claimed.package
+    return ("inherit", f"inherit:{claimed.session_id}", {
+        "session_id": claimed.session_id,
+        "how": "cleared",
+        "goal": pkg.task_context.goal,
+        "requests": [r.model_dump() for r in pkg.task_context.requests],
+        "tasks": [t.model_dump() for t in pkg.context_snapshot.active_todos],
+        "chain": pkg.session_context.chain,
+    })
+
+
 def _session_id_of(sdir: Path, cursor: dict[str, Any]) -> str:
     path = cursor.get("path")
     return Path(path).stem if path else sdir.name
@@ -110,8 +127,8 @@ def latest_unclaimed(where: Any, max_age_h: float) -> tuple[Path, handoff.Handof
 
 def _has_work(pkg: handoff.HandoffPackage) -> bool:
     """A handoff worth pointing at records a request or a task (not a session that just began)."""
-    snap = pkg.context_snapshot
-    return bool(snap.critical_context or snap.active_todos or pkg.task_context.completed_steps)
+    snap, task = pkg.context_snapshot, pkg.task_context
+    return bool(task.requests or task.goal or snap.active_todos or task.completed_steps)
 
 
 def _budget_line(result: refresh.Result, reported: int | None = None) -> str:
@@ -129,21 +146,27 @@ def _budget_line(result: refresh.Result, reported: int | None = None) -> str:
 def context_for(source: str, where: Any, result: refresh.Result, claimed: Claimed | None, cap: int,
                 reported_tokens: int | None = None) -> str:
     """The text SessionStart injects for `source`; every id and path in it is an inert line."""
+    from session_state import compact_summary, inject
     from session_state.inert import line as q
 
-    own = q(str(result.handoff_path or where.session_dir / handoff.TOON))
+    own_path = result.handoff_path or where.session_dir / handoff.TOON
+    own = q(str(own_path))
     if source == "compact":
         pkg = handoff.build(result.state, where.root, where.settings)
-        return handoff.injection(
-            pkg, own, cap,
-            heading="session-state handoff: the conversation was just compacted; this is the saved state of the work.",
-        )
+        summary = compact_summary.load(where.session_dir)
+        if summary is None:
+            return inject.render(pkg, own_path, cap, heading="session-state handoff: the conversation was just compacted; "
+                                 "this is the saved state of the work.")
+        covered, _ = compact_summary.coverage(pkg, summary.text)
+        return inject.render(pkg, own_path, cap, covered=set(covered),
+                             heading="session-state handoff: the conversation was just compacted. The summary above "
+                             "dropped what follows first; continue the work from both.")
     if source == "clear":
         if claimed is None:
             return context_for("startup", where, result, None, cap)
-        return handoff.injection(
+        return inject.render(
             claimed.package, claimed.path, cap,
-            heading=f"session-state handoff from the session before /clear ({q(claimed.session_id)}): continue from here.",
+            heading=f"session-state handoff from the session before /clear ({q(claimed.session_id)}): this session continues its work.",
         )
     if source == "startup":
         found = latest_unclaimed(where, float(where.settings.get("startup_pointer_max_age_h", 24)))

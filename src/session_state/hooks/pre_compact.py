@@ -17,11 +17,12 @@ def validate(payload: Any) -> events.PreCompact:
 
 
 def handle(inp: events.PreCompact) -> str | None:
-    from session_state import handoff, refresh
+    from session_state import compact_summary, handoff, refresh
     from session_state.hooks import turn
 
     payload = inp.model_dump()
     where = turn.locate(payload)
+    compact_summary.forget(where.session_dir)  # the summary of an earlier compaction
     turn.record_turn(payload, "PreCompact", where=where, spawn=False)
     result = refresh.materialize(
         where.project, inp.session_id, transcript_path=inp.transcript_path,
@@ -39,6 +40,7 @@ def summary_instructions(pkg: Any, path: Any) -> str:
     t, c = pkg.task_context, pkg.context_snapshot
     lines = [
         "session-state: the summary must preserve, in its own section:",
+        *([f"- The goal of the work (the first request): {q(t.goal)}"] if t.goal else []),
         f"- The task in hand: {q(t.current_phase)}",
         f"- The next step: {q(t.next_step)}",
     ]
