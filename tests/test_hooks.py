@@ -47,7 +47,7 @@ def test_every_captured_payload(sandbox: Sandbox, fixture: str) -> None:
     result = sandbox.run(event, payload)
     assert_accepted(event, result)
     assert result.stderr == ""
-    handled = event in ("SessionStart", "UserPromptSubmit", "PreCompact", "Stop", "SubagentStop", "SessionEnd")
+    handled = event in ("SessionStart", "UserPromptSubmit", "PreCompact", "PostCompact", "Stop", "SubagentStop", "SessionEnd")
     sdir = sandbox.session_dir(payload["session_id"])
     assert (sdir / "cursor.json").exists() == handled
     if handled and event != "UserPromptSubmit" and event != "Stop":
@@ -121,7 +121,7 @@ def test_session_start_compact_injects_the_handoff(sandbox: Sandbox) -> None:
     assert len(text) < 9000
     full = str(sandbox.session_dir(sid) / "handoff.toon")
     assert text.rstrip().endswith(full)
-    assert "task_context" in text and "next_step" in text
+    assert "Next step:" in text and "Requests, newest first:" in text
     # SessionStart can fire twice: the same text is never injected twice
     again = sandbox.run("SessionStart", start)
     assert again.code == 0 and "additionalContext" not in again.stdout

@@ -20,7 +20,7 @@ from session_state.models import HandoffPackage
 REQUESTS_SHOWN = 4
 FILES_SHOWN = 20
 TASKS_SHOWN = 15
-DONE_SHOWN = 3
+DONE_SHOWN = 10
 DECISIONS_SHOWN = 6
 SUBAGENTS_SHOWN = 3
 FAILURES_SHOWN = 2
@@ -64,14 +64,14 @@ def items(pkg: HandoffPackage) -> list[Item]:
     if t.completed_steps:
         done = t.completed_steps[-DONE_SHOWN:]
         more = len(t.completed_steps) - len(done)
-        out.append(Item("done", "Tasks", "[completed] " + "; ".join(_item(d, 60) for d in done) + (f" (+{more} earlier)" if more else ""),
+        out.append(Item("done", "Tasks", "[completed] " + "; ".join(_item(d, 50) for d in done) + (f" (+{more} earlier)" if more else ""),
                         " ".join(done), 7))
-    out.append(Item("next", "Next step", _item(t.next_step, 300) + ("" if t.next_step_stated else " (inferred, not stated)"), t.next_step, 1))
+    out.append(Item("next", "Next step", _item(t.next_step, 300) + ("" if t.next_step_stated else " (inferred, not stated)"), t.next_step, 0))
     for x in t.constraints:
         out.append(Item(f"constraint:{x[:60]}", "Constraints", _item(x, 200), x, 2))
-    for d in c.decisions[-DECISIONS_SHOWN:]:
+    for d in reversed(c.decisions[-DECISIONS_SHOWN:]):  # newest first: a cut keeps the latest
         text = f"{d.choice} — because {d.why}" if d.why else d.choice
-        out.append(Item(f"decision:{d.id}", "Decisions", _item(text, 220), d.choice, 2, "decided: " + _item(d.choice, 100)))
+        out.append(Item(f"decision:{d.id}", "Decisions, newest first", _item(text, 220), d.choice, 2, "decided: " + _item(d.choice, 100)))
     files = c.files[:FILES_SHOWN]
     base = _common_dir([f.path for f in files])
     for f in files:

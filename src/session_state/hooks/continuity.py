@@ -81,7 +81,8 @@ def inheritance(claimed: Claimed) -> tuple[str, str, dict[str, Any]]:
     """The journal fact by which a session started by /clear takes over its predecessor's work.
 
     Folded into the new session's own state, so its handoff carries the goal, the requests, the
-    open tasks and the chain of sessions on to whatever /clear or compaction comes next.
+    task list (open and done) and the chain of sessions on to whatever /clear or compaction comes
+    next. Decisions are the project's (decisions.toon) and reach every session's handoff anyway.
     """
     pkg = claimed.package
     return ("inherit", f"inherit:{claimed.session_id}", {
@@ -89,7 +90,8 @@ def inheritance(claimed: Claimed) -> tuple[str, str, dict[str, Any]]:
         "how": "cleared",
         "goal": pkg.task_context.goal,
         "requests": [r.model_dump() for r in pkg.task_context.requests],
-        "tasks": [t.model_dump() for t in pkg.context_snapshot.active_todos],
+        "tasks": [{"id": f"done-{n}", "subject": subject, "status": "completed"} for n, subject in enumerate(pkg.task_context.completed_steps)]
+        + [t.model_dump() for t in pkg.context_snapshot.active_todos],
         "chain": pkg.session_context.chain,
     })
 
