@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "src"))
+from session_state.compact_summary import holds, words  # noqa: E402
 PAYLOADS = REPO / "tests" / "fixtures" / "hook-payloads"
 DEFAULT_CORPORA = [REPO.parent / "shared" / "fixtures" / "transcripts", REPO.parent / "shared" / "fixtures" / "transcripts-more"]
 PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
@@ -50,13 +52,6 @@ NEAR = 50  # an even cut this close to a real compaction is left out
 FILE_HORIZON = 40
 EDIT_TOOLS = {"Edit", "MultiEdit", "Write", "NotebookEdit"}
 FILE_TOOLS = EDIT_TOOLS | {"Read"}
-STOP = set(
-    "the and for with that this from you your are was were have has had not but can will would should could "
-    "what when where which who how why all any each into onto out over then than them they their there these "
-    "those our its it's also just like make made use used using please let lets let's want need now get got "
-    "one two some more most very been being does did done doing file files here about sure okay yes".split()
-)
-WORD = re.compile(r"[a-z0-9_][a-z0-9_.\-/]{2,}")
 NOT_PROMPT = (
     "<command-name>", "<command-message>", "<command-args>", "<local-command-", "<bash-input>", "<bash-stdout>",
     "<bash-stderr>", "<task-notification>", "<ide_opened_file>", "<ide_selection>", "<system-reminder>",
@@ -64,20 +59,9 @@ NOT_PROMPT = (
 )
 
 
-def words(text: str) -> list[str]:
-    seen: dict[str, None] = {}
-    for w in WORD.findall(text.lower()):
-        w = w.strip("./-")
-        if len(w) >= 3 and w not in STOP:
-            seen.setdefault(w, None)
-    return list(seen)
-
-
 def carried(item: str, text: str, text_words: set[str]) -> bool:
-    want = words(item)[:20]
-    if not want:
-        return " ".join(item.split()).lower() in " ".join(text.split()).lower()
-    return sum(w in text_words for w in want) >= 0.6 * len(want)
+    """The plugin's own rule for "a summary holds this item" (session_state.compact_summary.holds)."""
+    return holds(text, item, text_words)
 
 
 # --- what the next context needed --------------------------------------------------------------
@@ -394,5 +378,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(REPO / "src"))
     raise SystemExit(main())

@@ -118,7 +118,8 @@ def test_the_thread_survives_three_clears_and_a_compaction(sandbox: Sandbox) -> 
         chain.append(sid)
     for needed in (GOAL, OPEN, DOING, DONE, "stream rows instead of loading the file", "exports reach 2 GB"):
         assert needed in text, (needed, text)
-    assert " → ".join(f"{s} (cleared)" for s in chain[:-1]) + f" → {chain[-1]} (this one)" in text
+    # the handoff of the session before the last /clear, naming the whole chain before it
+    assert " → ".join(f"{s} (cleared)" for s in chain[:-2]) + f" → {chain[-2]}" in text
     # a compaction of the third heir keeps all of it too
     text = context_of(sandbox.run("SessionStart", sandbox.payload("SessionStart__compact.json", session_id=chain[-1], transcript_path=str(path))))
     assert GOAL in text and OPEN in text and f"{chain[0]} (cleared)" in text

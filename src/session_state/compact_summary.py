@@ -21,11 +21,19 @@ FILE = "compact-summary.json"
 MAX_CHARS = 200_000
 MIN_SHARE = 0.6  # of an item's words that must be in the summary for it to count as held
 _WORD = re.compile(r"[a-z0-9_][a-z0-9_.\-/]{2,}")
+# Words that say nothing about the work: an item is held only if its own terms are there.
+STOP = frozenset(
+    "the and for with that this from you your are was were have has had not but can will would should could "
+    "what when where which who how why all any each into onto out over then than them they their there these "
+    "those our its it's also just like make made use used using please let lets let's want need now get got "
+    "one two some more most very been being does did done doing file files here about sure okay yes".split()
+)
 
 
 def words(text: str) -> list[str]:
-    """The distinct words of three or more characters, lowercased, in order of appearance."""
-    return list(dict.fromkeys(w.strip("./-") for w in _WORD.findall(text.lower()) if len(w.strip("./-")) >= 3))
+    """The distinct content words (three or more characters, not in STOP), lowercased, in order."""
+    found = (w.strip("./-") for w in _WORD.findall(text.lower()))
+    return list(dict.fromkeys(w for w in found if len(w) >= 3 and w not in STOP))
 
 
 def holds(summary: str, wanted: str, summary_words: set[str] | None = None) -> bool:

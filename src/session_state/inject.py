@@ -24,6 +24,7 @@ DONE_SHOWN = 10
 DECISIONS_SHOWN = 6
 SUBAGENTS_SHOWN = 3
 FAILURES_SHOWN = 2
+BRIEF = 100
 
 
 @dataclass
@@ -35,7 +36,10 @@ class Item:
     text: str
     match: str  # what must be in a summary for it to count as held there
     priority: int  # lower survives a cut longer
-    brief: str = ""  # how it is named when the summary already holds it
+    brief: str = ""  # how it is named when the summary already holds it (default: the text, clipped)
+
+    def __post_init__(self) -> None:
+        self.brief = self.brief or _item(self.text, BRIEF)
 
 
 def _item(text: str, limit: int) -> str:
@@ -71,7 +75,7 @@ def items(pkg: HandoffPackage) -> list[Item]:
         out.append(Item(f"constraint:{x[:60]}", "Constraints", _item(x, 200), x, 2))
     for d in reversed(c.decisions[-DECISIONS_SHOWN:]):  # newest first: a cut keeps the latest
         text = f"{d.choice} — because {d.why}" if d.why else d.choice
-        out.append(Item(f"decision:{d.id}", "Decisions, newest first", _item(text, 220), d.choice, 2, "decided: " + _item(d.choice, 100)))
+        out.append(Item(f"decision:{d.id}", "Decisions, newest first", _item(text, 220), text, 2, "decided: " + _item(d.choice, 100)))
     files = c.files[:FILES_SHOWN]
     base = _common_dir([f.path for f in files])
     for f in files:
@@ -88,7 +92,8 @@ def items(pkg: HandoffPackage) -> list[Item]:
             out.append(Item(f"subagent:{sub.agent_id}", "What subagents found",
                             f"{sub.agent_type or 'agent'}: {_item(sub.last_message, 200)}", sub.last_message, 6))
     if s.chain:
-        out.append(Item("chain", "Sessions of this work, oldest first", " → ".join([*s.chain, f"{s.session_id} (this one)"]), " ".join(s.chain), 3))
+        out.append(Item("chain", "Sessions of this work, oldest first (the last one wrote this handoff)",
+                        " → ".join([*s.chain, s.session_id]), " ".join(s.chain), 3, "sessions: " + " → ".join([*s.chain, s.session_id])))
     return out
 
 
@@ -131,9 +136,8 @@ def _compose(kept: list[Item], heading: str, footer: str, covered: set[str] | No
         held = [i for i in kept if i.key in covered]
         if missing:
             lines += ["", "Not in Claude Code's summary above:"] + _sections(missing)
-        briefs = [i.brief for i in held if i.brief]
-        if briefs:
-            lines += ["", "Also saved (the summary has these): " + "; ".join(briefs)]
+        if held:
+            lines += ["", "Also saved (the summary has these): " + "; ".join(i.brief for i in held)]
     if cut:
         lines.append(f"({cut} lower-priority items left out here)")
     lines += ["", footer]
