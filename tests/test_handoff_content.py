@@ -81,16 +81,16 @@ def test_a_tool_result_fragment_is_never_the_last_assistant_message(tmp_path: Pa
     assert st.last_assistant == "The parser is done."
 
 
-def test_a_forks_prompt_reported_twice_is_one_request_in_time_order(tmp_path: Path) -> None:
+def test_a_forks_prompt_reported_twice_is_one_request_after_the_parents(tmp_path: Path) -> None:
     """UserPromptSubmit records the fork's first prompt before its transcript (with the parent's
     earlier prompts copied in) is read; the two reports differ only in milliseconds."""
     st = state.new_state("fork", tmp_path)
     state.fold(st, [
-        {"k": "prompt", "id": "prompt:p1", "ts": "2026-11-30T12:04:11Z", "text": "now try the fork"},
+        {"k": "prompt", "id": "prompt:p1", "ts": "2026-11-30T12:04:11Z", "text": "now try the fork with the streaming parser"},
         {"k": "prompt", "id": "u-parent-1", "ts": "2026-11-30T11:58:00.100Z", "text": GOAL},
-        {"k": "prompt", "id": "u-fork-1", "ts": "2026-11-30T12:04:11.760Z", "text": "now try the fork"},
+        {"k": "prompt", "id": "u-fork-1", "ts": "2026-11-30T12:04:11.760Z", "text": "now try the fork with the streaming parser"},
     ])
-    assert [r.text for r in st.requests] == [GOAL, "now try the fork"]
+    assert [r.text for r in st.requests] == [GOAL, "now try the fork with the streaming parser"]
     assert st.goal is not None and st.goal.text == GOAL
 
 

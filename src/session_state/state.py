@@ -213,27 +213,33 @@ SAME_PROMPT_S = 60.0
 def _request(state: SessionState, text: str, ts: str | None) -> bool:
     """Add a typed request; the first substantive one becomes the goal of the work.
 
-    UserPromptSubmit and the transcript both report each prompt (with timestamps that differ in
-    their milliseconds), and a fork's transcript brings the parent's prompts after the fork's
-    first one was recorded: a text already kept from within a minute is the same prompt, and
-    requests stay in time order.
+    UserPromptSubmit and the transcript both report each prompt, with timestamps that differ in
+    their milliseconds (`12:04:11Z`, `12:04:11.760Z`). A fork's transcript is read after its first
+    prompt was recorded and brings the parent's earlier prompts first: the second report of a
+    prompt (same text within a minute) moves it after them instead of adding it again.
     """
     text = text[:REQUEST_CHARS]
     if not text:
         return False
     when = _epoch(ts)
     for old in state.requests:
-        if old.text == text and (when is None or _epoch(old.ts) is None or abs(when - (_epoch(old.ts) or 0)) < SAME_PROMPT_S):
-            return False
+        then = _epoch(old.ts)
+        if old.text == text and (when is None or then is None or abs(when - then) < SAME_PROMPT_S):
+            if state.requests[-1] is old:
+                return False
+            state.requests.remove(old)
+            state.requests.append(old)
+            return True
     request = Request(text=text, ts=ts)
-    at = len(state.requests)
-    while when is not None and at > 0 and (_epoch(state.requests[at - 1].ts) or 0) > when:
-        at -= 1
-    state.requests.insert(at, request)
+    state.requests.append(request)
     del state.requests[:-KEEP_REQUESTS]
-    if state.goal is None and _substantive(text):
-        state.goal = request
+    if _substantive(text) and (state.goal is None or _earlier(when, _epoch(state.goal.ts))):
+        state.goal = request  # a fork's copied history holds the goal, older than its own first prompt
     return True
+
+
+def _earlier(when: float | None, than: float | None) -> bool:
+    return when is not None and than is not None and when < than
 
 
 def _substantive(text: str) -> bool:
