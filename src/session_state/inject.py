@@ -25,6 +25,7 @@ DECISIONS_SHOWN = 6
 SUBAGENTS_SHOWN = 3
 FAILURES_SHOWN = 2
 BRIEF = 100
+MEANINGFUL = 12  # characters an earlier request needs to be worth a line
 
 
 @dataclass
@@ -54,14 +55,15 @@ def items(pkg: HandoffPackage) -> list[Item]:
     if t.goal:
         out.append(Item("goal", "Goal (the first request)", _item(t.goal, 400), t.goal, 0, "goal: " + _item(t.goal, 200)))
     requests = [r.text for r in t.requests if r.text != t.goal]
-    shown = list(reversed(requests))[:REQUESTS_SHOWN]
+    # the latest request always; earlier ones only when they say more than "y" or "ok"
+    shown = [text for n, text in enumerate(reversed(requests)) if n == 0 or len(text) >= MEANINGFUL][:REQUESTS_SHOWN]
     for n, text in enumerate(shown):
         out.append(Item(f"request:{text[:60]}", "Requests, newest first", _item(text, 300 if n == 0 else 160), text, 0 if n == 0 else 5,
                         ("latest request: " if n == 0 else "earlier request: ") + _item(text, 200 if n == 0 else 120)))
-    if len(requests) > REQUESTS_SHOWN:
-        oldest = requests[0]
+    if requests and requests[0] not in shown:
+        oldest, skipped = requests[0], len(requests) - len(shown) - 1
         out.append(Item(f"request:{oldest[:60]}", "Requests, newest first",
-                        f"(… {len(requests) - REQUESTS_SHOWN - 1} more) oldest kept: {_item(oldest, 160)}", oldest, 6))
+                        (f"(… {skipped} more) " if skipped else "") + f"oldest kept: {_item(oldest, 160)}", oldest, 6))
     for todo in c.active_todos[:TASKS_SHOWN]:
         out.append(Item(f"task:{todo.subject[:60]}", "Tasks", f"[{todo.status}] {_item(todo.subject, 140)}", todo.subject, 1,
                         f"[{todo.status}] {_item(todo.subject, 100)}"))
@@ -70,7 +72,8 @@ def items(pkg: HandoffPackage) -> list[Item]:
         more = len(t.completed_steps) - len(done)
         out.append(Item("done", "Tasks", "[completed] " + "; ".join(_item(d, 50) for d in done) + (f" (+{more} earlier)" if more else ""),
                         " ".join(done), 7))
-    out.append(Item("next", "Next step", _item(t.next_step, 300) + ("" if t.next_step_stated else " (inferred, not stated)"), t.next_step, 0))
+    out.append(Item("next", "Next step", _item(t.next_step, 300) + ("" if t.next_step_stated else " (inferred, not stated)"), t.next_step, 0,
+                    "next: " + _item(t.next_step, BRIEF)))
     for x in t.constraints:
         out.append(Item(f"constraint:{x[:60]}", "Constraints", _item(x, 200), x, 2))
     for d in reversed(c.decisions[-DECISIONS_SHOWN:]):  # newest first: a cut keeps the latest

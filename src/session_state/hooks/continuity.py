@@ -161,8 +161,8 @@ def context_for(source: str, where: Any, result: refresh.Result, claimed: Claime
                                  "this is the saved state of the work.")
         covered, _ = compact_summary.coverage(pkg, summary.text)
         return inject.render(pkg, own_path, cap, covered=set(covered),
-                             heading="session-state handoff: the conversation was just compacted. The summary above "
-                             "dropped what follows first; continue the work from both.")
+                             heading="session-state handoff: the conversation was just compacted. First what Claude "
+                             "Code's summary left out, then, in brief, what it kept.")
     if source == "clear":
         if claimed is None:
             return context_for("startup", where, result, None, cap)
