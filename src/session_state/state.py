@@ -261,7 +261,7 @@ def _epoch(ts: str | None) -> float | None:
 
 
 _NEXT_STEP = re.compile(
-    r"\b(next|now I|I'll|I will|let me|then I|remaining|still (?:need|to do)|todo|to do:)\b", re.IGNORECASE
+    r"\b(next|now I|I'll|I will|let me|then I|still (?:need|have) to)\b", re.IGNORECASE
 )
 
 
