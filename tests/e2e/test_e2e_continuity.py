@@ -295,18 +295,24 @@ def _note_times(e2e_notes: list[str], name: str, steps: Steps) -> None:
 # 1. task list + decision, then /compact
 
 
+def planning_steps(tasks: list[tuple[str, str]], decide_cmd: str, closing: str) -> list:
+    """A scripted turn: create the tasks, start the second, finish the first, record a decision
+    through the Bash tool the way the skill says, then a closing text."""
+    steps = [tool_use("TaskCreate", {"subject": subj, "description": f"{subj} (e2e)", "activeForm": form})
+             for subj, form in tasks]
+    return steps + [tool_use("TaskUpdate", {"taskId": "2", "status": "in_progress"}),
+                    tool_use("TaskUpdate", {"taskId": "1", "status": "completed"}),
+                    bash(decide_cmd, "record the decision"),
+                    text(closing)]
+
+
 @pytest.fixture(scope="module")
 def compact(plug, e2e_notes):
     env = plug.project("compact")
     s = Steps()
     s.values["env"] = env
-    steps = [tool_use("TaskCreate", {"subject": subj, "description": f"{subj} (e2e)", "activeForm": form})
-             for subj, form in TASKS]
-    steps += [tool_use("TaskUpdate", {"taskId": "2", "status": "in_progress"}),
-              tool_use("TaskUpdate", {"taskId": "1", "status": "completed"}),
-              bash(DECIDE_CMD, "record the cache decision"),
-              text("Planned the cache work and recorded the decision.")]
-    plug.api.add_rule("compact: plan the cache work", steps)
+    plug.api.add_rule("compact: plan the cache work",
+                      planning_steps(TASKS, DECIDE_CMD, "Planned the cache work and recorded the decision."))
     # allow_tool_errors: the decide call is checked by its own test, the rest must go on.
     work = s.run("work", lambda: env.prompt("compact: plan the cache work", allowed_tools=["Bash", "TaskCreate", "TaskUpdate"],
                                             allow_tool_errors=True))
@@ -775,13 +781,8 @@ def thread(plug, e2e_notes):
     env = plug.project("thread")
     s = Steps()
     s.values["env"] = env
-    steps = [tool_use("TaskCreate", {"subject": subj, "description": f"{subj} (e2e)", "activeForm": form})
-             for subj, form in THREAD_TASKS]
-    steps += [tool_use("TaskUpdate", {"taskId": "2", "status": "in_progress"}),
-              tool_use("TaskUpdate", {"taskId": "1", "status": "completed"}),
-              bash(f'session-state decide "{THREAD_DECISION}" --why "{THREAD_WHY}"', "record the import decision"),
-              text("Planned the importer and recorded the decision.")]
-    plug.api.add_rule(THREAD_GOAL, steps)
+    plug.api.add_rule(THREAD_GOAL, planning_steps(THREAD_TASKS, f'session-state decide "{THREAD_DECISION}" --why "{THREAD_WHY}"',
+                                                  "Planned the importer and recorded the decision."))
     work = s.run("work", lambda: env.prompt(THREAD_GOAL, allowed_tools=["Bash", "TaskCreate", "TaskUpdate"]))
     chain = [work.session_id] if isinstance(work, Run) else []
     s.values["chain"] = chain
