@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from session_state import journal, store
@@ -57,11 +58,12 @@ def coverage(pkg: HandoffPackage, summary: str) -> tuple[list[str], list[str]]:
     return covered, missing
 
 
-def save(session_dir: Path, text: str, source: str, pkg: HandoffPackage | None = None) -> CompactSummary:
+def save(session_dir: Path, text: str, source: str, pkg: HandoffPackage | None = None,
+         redact_extra: Sequence[str] = ()) -> CompactSummary:
     """Keep the summary (redacted) and, given the handoff, which of its items the summary holds."""
     from session_state.redact import redact_text
 
-    text = redact_text(text)[:MAX_CHARS]
+    text = redact_text(text, redact_extra)[:MAX_CHARS]
     covered, missing = coverage(pkg, text) if pkg is not None else ([], [])
     record = CompactSummary(ts=journal.now_iso(), source=source, text=text, covered=covered, missing=missing)
     store.write_model(session_dir / FILE, record)

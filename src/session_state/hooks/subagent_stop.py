@@ -47,5 +47,6 @@ def handle(inp: events.SubagentStop) -> None:
     if is_compaction and inp.last_assistant_message:
         # the summary, before SessionStart `compact` runs (PostCompact comes only after it)
         compact_summary.save(where.session_dir, inp.last_assistant_message or "", "SubagentStop",
-                             handoff.build(result.state, where.root, where.settings))
+                             handoff.build(result.state, where.root, where.settings),
+                             where.settings.get("redact_extra") or ())
     return None
