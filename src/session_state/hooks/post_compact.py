@@ -1,9 +1,9 @@
 """PostCompact: keep Claude Code's summary and record which handoff items it already holds.
 
 Runs after SessionStart `compact` (measured on 2.1.330), so it cannot shape that injection;
-the compaction's SubagentStop already saved the same summary for it. This record is the
-authoritative one: later injections (a /clear, `session-state handoff`) and the benchmark read
-which items the summary kept and which it dropped.
+the compaction's SubagentStop already saved the same summary for it. This record, from the
+field made for the summary, replaces that one in `compact-summary.json` with the keys of the
+handoff items the summary kept and dropped (for people and tools reading the session's folder).
 """
 
 from __future__ import annotations
