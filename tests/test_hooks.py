@@ -369,11 +369,6 @@ def test_a_2_1_330_fork_finds_its_parent_by_the_history_it_copied(sandbox: Sandb
     assert f"fork of session {parent}" in out["hookSpecificOutput"]["additionalContext"]
     state = models.SessionState.model_validate_json((sandbox.session_dir(fork) / "state.json").read_bytes())
     assert state.lineage.parent_session_id == parent
-    # the fork carries the work on: the goal from the copied history, its handoff names the parent
-    parent_state = models.SessionState.model_validate_json((sandbox.session_dir(parent) / "state.json").read_bytes())
-    assert state.goal is not None and parent_state.goal is not None and state.goal.text == parent_state.goal.text
-    toon = (sandbox.session_dir(fork) / "handoff.toon").read_text()
-    assert f"{parent} (forked)" in toon and parent_state.goal.text[:80] in toon
     assert len(state.tasks) == 6  # the fork starts from the parent's work
     parent_journal = (sandbox.session_dir(parent) / "journal.jsonl").read_text()
     assert f'"session_id":"{fork}"' in parent_journal and "fork_child" in parent_journal

@@ -6,7 +6,7 @@ and the requests along the way, the task list with status, the next step (in the
 words when it stated one), decisions with reasons, files in play, the last failures, what
 subagents found and the chain of sessions. After a compaction whose summary is known, the
 items the summary lacks come first and the rest is named briefly. Every item passes through
-`_item`, the one place an item becomes text.
+`_item`, the one place an item becomes text: one inert line (session_state.inert).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from session_state.inert import block, line
 from session_state.models import HandoffPackage
 
 REQUESTS_SHOWN = 4
@@ -44,8 +45,8 @@ class Item:
 
 
 def _item(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """One item from the conversation or a file as one inert line of at most `limit` characters."""
+    return line(" ".join(text.split()), limit)
 
 
 def items(pkg: HandoffPackage) -> list[Item]:
@@ -83,7 +84,7 @@ def items(pkg: HandoffPackage) -> list[Item]:
     base = _common_dir([f.path for f in files])
     for f in files:
         what = f"{f.edits} edit{'s' if f.edits > 1 else ''}" if f.edits else "read"
-        out.append(Item(f"file:{f.path}", f"Files in play{f' (under {base})' if base else ''}",
+        out.append(Item(f"file:{f.path}", f"Files in play{f' (under {_item(base, 200)})' if base else ''}",
                         f"{_item(f.path[len(base):] if base else f.path, 120)} ({what})", os.path.basename(f.path), 4 if f.edits else 8,
                         os.path.basename(f.path)))
     for failure in c.failures[-FAILURES_SHOWN:]:
@@ -96,7 +97,8 @@ def items(pkg: HandoffPackage) -> list[Item]:
                             f"{sub.agent_type or 'agent'}: {_item(sub.last_message, 200)}", sub.last_message, 6))
     if s.chain:
         out.append(Item("chain", "Sessions of this work, oldest first (the last one wrote this handoff)",
-                        " → ".join([*s.chain, s.session_id]), " ".join(s.chain), 3, "sessions: " + " → ".join([*s.chain, s.session_id])))
+                        " → ".join(_item(x, 120) for x in [*s.chain, s.session_id]), " ".join(s.chain), 3,
+                        "sessions: " + " → ".join(_item(x, 120) for x in [*s.chain, s.session_id])))
     return out
 
 
@@ -117,7 +119,7 @@ def render(pkg: HandoffPackage, full_path: Path, cap: int, *, heading: str, cove
     others are listed briefly after them. Over the cap, the least needed items go first.
     """
     all_items = items(pkg)
-    footer = f"Full handoff (Read it for anything not here): {full_path}"
+    footer = f"Full handoff (Read it for anything not here): {line(str(full_path))}"
     dropped: list[Item] = []
     while True:
         kept = [i for i in all_items if i not in dropped]
@@ -127,7 +129,7 @@ def render(pkg: HandoffPackage, full_path: Path, cap: int, *, heading: str, cove
         dropped.append(max(kept, key=lambda i: (i.priority, kept.index(i))))
     if len(text) > cap:  # only the heading and footer are left and still too long
         text = text[: max(cap - len(footer) - 2, 0)] + "…\n" + footer
-    return text
+    return block(text)  # the last gate: the caller's heading is the only text not made inert here
 
 
 def _compose(kept: list[Item], heading: str, footer: str, covered: set[str] | None, cut: int) -> str:
