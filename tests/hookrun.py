@@ -42,9 +42,11 @@ class Sandbox:
         self.project = tmp / "project"
         self.project.mkdir()
         self.data = tmp / "plugin-data"
-        self.claude_config = tmp / "claude-config"  # the user's ~/.claude: where the state lives
-        self.transcripts = tmp / "transcripts"
-        self.transcripts.mkdir()
+        # Claude Code's own folder (the user's ~/.claude): where the state lives, and the only
+        # place a transcript path read back from state is used
+        self.claude_config = tmp / "claude-config"
+        self.transcripts = self.claude_config / "projects" / "-project"
+        self.transcripts.mkdir(parents=True)
         self.env = {
             k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "SESSION_STATE_"))
         }

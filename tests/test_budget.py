@@ -237,13 +237,20 @@ def test_command_missing_file_exits_2_naming_the_path(env: dict[str, str], tmp_p
 
 
 def test_command_finds_a_session_via_the_state_store(env: dict[str, str], tmp_path: Path) -> None:
-    path = write(tmp_path / "elsewhere.jsonl", asst(1, 1, 0, 42_000))
+    projects = Path(env["CLAUDE_CONFIG_DIR"]) / "projects" / "-some-project"
+    projects.mkdir(parents=True)
+    path = write(projects / "renamed.jsonl", asst(1, 1, 0, 42_000))
     folder = Path(env["SESSION_STATE_DIR"]) / "sessions" / "my-session"
     folder.mkdir(parents=True)
     (folder / "cursor.json").write_text(json.dumps({"v": 1, "path": str(path), "offset": 0}))
     done = run_cli("budget", "--json", "--session", "my-session", env=env)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["context_tokens"] == 42_001
+    # a stored path outside Claude Code's projects folder is never followed (it may be planted)
+    planted = write(tmp_path / "elsewhere.jsonl", asst(1, 1, 0, 42_000))
+    (folder / "cursor.json").write_text(json.dumps({"v": 1, "path": str(planted), "offset": 0}))
+    refused = run_cli("budget", "--json", "--session", "my-session", env=env)
+    assert refused.returncode == 2 and "no transcript found" in refused.stderr
 
 
 def test_command_finds_a_session_under_claude_config_dir(env: dict[str, str]) -> None:
@@ -258,7 +265,8 @@ def test_command_finds_a_session_under_claude_config_dir(env: dict[str, str]) ->
 
 
 def test_command_does_not_write_the_hooks_cursor(env: dict[str, str], tmp_path: Path) -> None:
-    path = write(tmp_path / f"{SID}.jsonl", asst(1, 1, 0, 1_000))
+    (Path(env["CLAUDE_CONFIG_DIR"]) / "projects" / "p").mkdir(parents=True)
+    path = write(Path(env["CLAUDE_CONFIG_DIR"]) / "projects" / "p" / f"{SID}.jsonl", asst(1, 1, 0, 1_000))
     stored, _ = transcript.update(None, path)
     folder = Path(env["SESSION_STATE_DIR"]) / "sessions" / SID
     folder.mkdir(parents=True)

@@ -148,8 +148,10 @@ def make_project(base: Path) -> Project:
     """Project with two sessions: the marot one (compaction, subagents) then /clear into another."""
     project = bare_project(base)
     now = datetime.now(timezone.utc)
-    tx = copy_transcript(MAROT, base / "transcripts", end=now - timedelta(minutes=2))
-    tx2 = copy_transcript(WORKTREES, base / "transcripts2", end=now - timedelta(seconds=30))
+    # where Claude Code keeps them: a transcript path read back from state is trusted only there
+    projects = project.home / ".claude" / "projects"
+    tx = copy_transcript(MAROT, projects / "-proj", end=now - timedelta(minutes=2))
+    tx2 = copy_transcript(WORKTREES, projects / "-proj-2", end=now - timedelta(seconds=30))
     a = {"session_id": MAROT_ID, "transcript_path": str(tx)}
     project.hook("SessionStart", "SessionStart__startup", **a)
     project.hook("UserPromptSubmit", "UserPromptSubmit", **a)

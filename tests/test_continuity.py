@@ -12,7 +12,7 @@ import pytest
 from conftest import shared_or_skip
 from hookrun import Sandbox
 
-from session_state import checkpoints, handoff, paths, project, refresh, state
+from session_state import checkpoints, handoff, inject, paths, project, refresh, state
 from session_state.models import Checkpoint, Decision, FileTouch, Request, SessionState, Subagent, Task
 
 TRIGGERS = int(os.environ.get("SESSION_STATE_RETENTION_TRIGGERS", "10000"))
@@ -95,14 +95,16 @@ def test_injection_is_capped_and_drops_low_priority_fields_first(tmp_path: Path)
         project.decide(root, f"use approach {i}", "because " + "r" * 150, session_id="s-big")
     pkg = handoff.build(big_state(), root, {})
     full = tmp_path / "handoff.toon"
-    text = handoff.injection(pkg, full, 9000, heading="session-state handoff:")
-    assert len(text) <= 9000
-    assert text.endswith(handoff.footer(pkg.session_context.session_id, full))
-    assert "cut to fit: subagents, files" in text
-    assert pkg.task_context.next_step in text
+    whole = inject.render(pkg, full, 100_000, heading="session-state handoff:")
+    assert "module_59" in whole and "m" * 150 in whole  # uncut: files and subagent findings are there
+    text = inject.render(pkg, full, 4000, heading="session-state handoff:")
+    assert len(text) <= 4000
+    assert text.endswith(inject.footer(pkg.session_context.session_id, full))
+    assert "lower-priority items left out here" in text
+    assert pkg.task_context.next_step[:100] in text
     assert "blocked: step 7" in text  # blockers are kept
     assert "use approach 29" in text  # the latest decisions are kept
-    assert "module_59" not in text  # files were cut before them
+    assert "module_59" not in text and "m" * 150 not in text  # files and subagents were cut before them
 
 
 def test_handoff_validation_names_the_bad_field(tmp_path: Path) -> None:
@@ -197,18 +199,26 @@ def test_recovery_replays_the_journal_after_the_checkpoint(sandbox: Sandbox) -> 
     assert len(again.state.tasks) == 6
 
 
-def test_the_injection_states_its_size_in_estimated_tokens_and_stays_capped(tmp_path: Path) -> None:
-    from session_state import tokens
-
-    pkg = handoff.build(big_state(), tmp_path, {})
-    full = tmp_path / "handoff.toon"
-    text = handoff.injection(pkg, full, 9000, heading="session-state handoff:")
-    assert len(text) <= 9000 and text.endswith(str(full))
-    note = next(line for line in text.splitlines() if line.startswith("(about "))
-    claimed = int(note.split()[1].replace(",", ""))
-    body = text[: text.index("\n(about ")] + text[text.index("\nFull handoff"):]
-    assert claimed == tokens.estimate(body, pkg.session_context.model)["tokens"]
-    assert "estimated with tiktoken-cl100k" in note  # the real BPE file, offline
+def test_the_injection_leaves_bookkeeping_in_the_full_file(tmp_path: Path) -> None:
+    """Checkpoint ids, reserves, flags, script detection, row timestamps and tokenizer labels
+    are in handoff.toon; the model reads only the work."""
+    st = big_state()
+    st.last_checkpoint = "cp-20261130T120000Z-interval"
+    for f in st.files:
+        f.last_ts = "2026-11-30T12:04:11.760Z"
+    sdir = tmp_path / "sessions" / "s-big"
+    sdir.mkdir(parents=True)
+    checkpoints.take(sdir, st, "interval", {})
+    pkg = handoff.build(st, tmp_path, {})
+    full = handoff.write(sdir, pkg)
+    stored = full.read_text()
+    for field in ("from_agent", "to_agent", "session_context", "task_context", "context_snapshot", "recovery_info",
+                  "validated", "user_language", "tokens_reserved", "recent_checkpoints"):
+        assert field in stored, field
+    text = inject.render(pkg, full, 9000, heading="session-state handoff:")
+    for noise in ("user_language", "Latin script", "to_agent", "tokens_reserved", "fork_available", "cp-2026",
+                  "12:04:11", "estimated with", "flags", st.session_id + "@"):
+        assert noise not in text, noise
 
 
 def test_toon_costs_fewer_tokens_than_json_for_the_same_handoff(tmp_path: Path) -> None:

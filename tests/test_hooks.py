@@ -48,7 +48,7 @@ def test_every_captured_payload(sandbox: Sandbox, fixture: str) -> None:
     result = sandbox.run(event, payload)
     assert_accepted(event, result)
     assert result.stderr == ""
-    handled = event in ("SessionStart", "UserPromptSubmit", "PreCompact", "Stop", "SubagentStop", "SessionEnd")
+    handled = event in ("SessionStart", "UserPromptSubmit", "PreCompact", "PostCompact", "Stop", "SubagentStop", "SessionEnd")
     sdir = sandbox.session_dir(payload["session_id"])
     assert (sdir / "cursor.json").exists() == handled
     if handled and event != "UserPromptSubmit" and event != "Stop":
@@ -136,7 +136,7 @@ def test_session_start_compact_injects_the_handoff(sandbox: Sandbox) -> None:
     assert len(text) < 9000
     full = str(sandbox.session_dir(sid) / "handoff.toon")
     assert text.rstrip().endswith(full)
-    assert "task_context" in text and "next_step" in text
+    assert "Next step:" in text and "Requests, newest first:" in text
     # SessionStart can fire twice: the same text is never injected twice
     again = sandbox.run("SessionStart", start)
     assert again.code == 0 and "additionalContext" not in again.stdout
@@ -187,6 +187,11 @@ def test_startup_points_at_the_previous_handoff_and_fork_names_its_parent(sandbo
     assert f"fork of session {parent}" in out["hookSpecificOutput"]["additionalContext"]
     state = models.SessionState.model_validate_json((sandbox.session_dir(fork) / "state.json").read_bytes())
     assert state.lineage.parent_session_id == parent
+    # the fork carries the work on: the goal from the copied history, its handoff names the parent
+    parent_state = models.SessionState.model_validate_json((sandbox.session_dir(parent) / "state.json").read_bytes())
+    assert state.goal is not None and parent_state.goal is not None and state.goal.text == parent_state.goal.text
+    toon = (sandbox.session_dir(fork) / "handoff.toon").read_text()
+    assert f"{parent} (forked)" in toon and parent_state.goal.text[:80] in toon
 
 
 def _usage_line(msg_id: str, tokens: int, uuid: str) -> str:

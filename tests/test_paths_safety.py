@@ -150,14 +150,18 @@ def test_leaf_symlink_is_not_followed(planted) -> None:
     assert not (outside / "created-by-us").exists()
 
 
-def test_symlinked_session_dir_is_refused_by_ensure_dir(planted) -> None:
+def test_symlinked_session_dir_is_set_aside_and_refused_by_ensure_dir(planted) -> None:
     root, outside, victim = planted
     (root / "sessions" / "s2").symlink_to(outside, target_is_directory=True)
+    (root / "sessions" / "s2b").symlink_to(outside, target_is_directory=True)
     before = snapshot(outside)
     with pytest.raises(OSError):
-        session_dir(root, "s2")
+        ensure_dir(root / "sessions" / "s2b")
     with pytest.raises(OSError):
-        ensure_dir(root / "sessions" / "s2")
+        session_dir(root, "s2", create=False)
+    sdir = session_dir(root, "s2")  # the link is moved aside (never followed), a real folder made
+    assert sdir.is_dir() and not sdir.is_symlink()
+    assert [p.name for p in (root / "sessions").iterdir() if p.name.startswith("s2.corrupt-") and p.is_symlink()]
     assert snapshot(outside) == before
 
 

@@ -234,5 +234,5 @@ def record(session_dir: str | os.PathLike[str], budget: dict[str, Any], event: s
     }
     if crossed:
         entry["crossed"] = crossed
-    fsutil.append_record(folder / paths.USAGE, json.dumps(entry, separators=(",", ":")).encode())
+    fsutil.append_record(folder / paths.USAGE, json.dumps(entry, separators=(",", ":")).encode(), state=True)
     return crossed

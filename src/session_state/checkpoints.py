@@ -21,6 +21,39 @@ from session_state.models import Budget, Checkpoint, CheckpointRef, SessionState
 
 
 
+def _root_of(session_dir: Path) -> Path:
+    return session_dir.parent.parent  # <root>/sessions/<sid>
+
+
+def _usable_folder(session_dir: Path, *parts: str) -> Path | None:
+    """checkpoints/ (or checkpoints/archive/) when it is a real folder inside the state root.
+
+    A symlink anywhere from the root down is refused with a log line and never followed: what
+    is behind it is neither listed, archived nor deleted.
+    """
+    target = paths.checkpoints_dir(session_dir).joinpath(*parts)
+    if paths.inside_root(_root_of(session_dir), target, folder=True):
+        return target
+    if os.path.lexists(target):
+        _refuse(target)
+    return None
+
+
+def _refuse(path: Path) -> None:
+    from session_state import log
+
+    log.write(f"refusing {path}: a symlink, or not a regular file or folder inside the state root; left alone")
+
+
+def _owned_file(session_dir: Path, path: Path) -> bool:
+    """Whether retention may read, move or delete `path`: a regular file reached without a symlink."""
+    if paths.inside_root(_root_of(session_dir), path):
+        return True
+    if os.path.lexists(path):
+        _refuse(path)
+    return False
+
+
 def _new_id(trigger: str) -> str:
     now = time.time()
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now % 1 * 1e6):06d}Z"
@@ -62,12 +95,26 @@ def age_seconds(iso: str) -> float:
 
 
 def names(session_dir: Path) -> list[str]:
-    """Checkpoint file names, newest first."""
+    """Checkpoint file names, newest first (none from a folder that is not really ours)."""
+    target = _usable_folder(session_dir)
+    if target is None:
+        return []
     try:
-        entries = os.listdir(paths.checkpoints_dir(session_dir))
+        entries = os.listdir(target)
     except (FileNotFoundError, NotADirectoryError):
         return []
     return sorted((e for e in entries if e.endswith(paths.CHECKPOINT_SUFFIX) and not e.startswith(".")), reverse=True)
+
+
+def archived_names(session_dir: Path) -> list[str]:
+    """Archived checkpoint file names (`*.json.gz`), oldest first; none from a linked archive/."""
+    target = _usable_folder(session_dir, paths.ARCHIVE)
+    if target is None:
+        return []
+    try:
+        return sorted(e for e in os.listdir(target) if e.endswith(f"{paths.CHECKPOINT_SUFFIX}.gz") and not e.startswith("."))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def load(session_dir: Path, name: str) -> Checkpoint | None:
@@ -115,11 +162,15 @@ def keep_count(session_dir: Path, keep: int) -> list[str]:
 def archive_one(session_dir: Path, name: str) -> bool:
     """Move one checkpoint into archive/ gzip-compressed (atomic; the original goes last)."""
     src = paths.checkpoints_dir(session_dir) / name
+    if not _owned_file(session_dir, src):
+        return False
     raw = fsutil.read_bytes(src)
     if raw is None:
         return False
     dest_dir = paths.checkpoints_dir(session_dir) / paths.ARCHIVE
     paths.ensure_dir(dest_dir)
+    if _usable_folder(session_dir, paths.ARCHIVE) is None:
+        return False
     fsutil.atomic_write(dest_dir / f"{name}.gz", gzip.compress(raw, mtime=0), durable=False)
     try:
         os.unlink(src)
@@ -148,7 +199,12 @@ def prune(root: Path, settings: dict[str, Any], *, dry_run: bool = False, progre
     keep = max(int(settings.get("checkpoints_keep", 20)), 1)
     max_age = float(settings.get("archive_after_days", 7)) * 86400
     cap = int(settings.get("project_cap_bytes", 50_000_000))
-    sessions = sorted(p for p in paths.sessions_dir(root).glob("*") if p.is_dir() and not p.is_symlink())
+    sessions_dir = paths.sessions_dir(root)
+    if not paths.inside_root(root, sessions_dir, folder=True):
+        if os.path.lexists(sessions_dir):
+            _refuse(sessions_dir)
+        return report
+    sessions = sorted(p for p in sessions_dir.iterdir() if paths.inside_root(root, p, folder=True))
     live: list[tuple[float, Path, bool]] = []  # (mtime, path, is_archive)
     for n, sdir in enumerate(sessions):
         if progress:
@@ -157,7 +213,9 @@ def prune(root: Path, settings: dict[str, Any], *, dry_run: bool = False, progre
         for idx, name in enumerate(ordered):
             path = paths.checkpoints_dir(sdir) / name
             try:
-                st = path.stat()
+                if not _owned_file(sdir, path):
+                    continue
+                st = os.lstat(path)
             except FileNotFoundError:
                 continue
             report.bytes_before += st.st_size
@@ -172,18 +230,26 @@ def prune(root: Path, settings: dict[str, Any], *, dry_run: bool = False, progre
                     live.append((st.st_mtime, path, True))
             elif idx > 0:
                 live.append((st.st_mtime, path, False))
-        for gz in sorted((paths.checkpoints_dir(sdir) / paths.ARCHIVE).glob("*.gz")):
-            if any(p == gz for _, p, _ in live):
+        archive = _usable_folder(sdir, paths.ARCHIVE)
+        for name in sorted(os.listdir(archive)) if archive is not None else []:
+            gz = archive / name
+            if not name.endswith(".gz") or any(p == gz for _, p, _ in live) or not _owned_file(sdir, gz):
                 continue
-            size = gz.stat().st_size
-            report.bytes_before += size
-            live.append((gz.stat().st_mtime, gz, True))
+            try:
+                st = os.lstat(gz)
+            except FileNotFoundError:
+                continue
+            report.bytes_before += st.st_size
+            live.append((st.st_mtime, gz, True))
     total = sum(_size(p) for _, p, _ in live) + sum(
         _size(paths.checkpoints_dir(s) / names(s)[0]) for s in sessions if names(s)
     )
     for _, path, _ in sorted(live, key=lambda item: (not item[2], item[0])):
         if total <= cap:
             break
+        if not paths.inside_root(root, path):  # checked again right before it goes
+            _refuse(path)
+            continue
         size = _size(path)
         report.deleted.append(str(path))
         total -= size
@@ -198,7 +264,7 @@ def prune(root: Path, settings: dict[str, Any], *, dry_run: bool = False, progre
 
 def _size(path: Path) -> int:
     try:
-        return path.stat().st_size
+        return os.lstat(path).st_size
     except OSError:
         return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import Any
 
 # Order is the order of `--help`.
 COMMANDS = [
@@ -59,8 +60,45 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class InertStream:
+    """A terminal stream that escapes every control, bidi and invisible formatting character.
+
+    The last gate for everything a command prints: task subjects, paths, ids and values read
+    from state files reach the terminal, where a raw ESC or BEL acts and a right-to-left
+    override reorders what the user reads. Newlines stay (the commands' own line structure;
+    items that could hold one are made single lines where they are rendered). The escapes are
+    JSON's own, so `--json` output stays valid JSON with the same meaning. `unescaped` is the
+    stream below, for the progress line's own carriage returns.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self.unescaped = stream
+
+    def write(self, text: str) -> int:
+        from session_state.inert import block
+
+        return self.unescaped.write(block(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.unescaped, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = InertStream(sys.stdout), InertStream(sys.stderr)
+    try:
+        return _run(argv)
+    finally:
+        from session_state import fsutil
+
+        for message in fsutil.QUARANTINED:  # one line each: what was set aside and where it is
+            print(message, file=sys.stderr)
+        fsutil.QUARANTINED.clear()
+        sys.stdout, sys.stderr = saved
+
+
+def _run(argv: list[str]) -> int:
     first = argv[0].replace("-", "_") if argv else ""
     parser = build_parser(first if first in COMMANDS else None)
     args = parser.parse_args(argv)
@@ -73,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"session-state: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file or folder that cannot be used: one line, the details in the log
+        from session_state import log
+
+        where = log.write(f"{args.command}: {exc.__class__.__name__}: {exc}", exc)
+        print(f"session-state: {exc.strerror or exc}: {exc.filename or ''} (details: {where})", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:

@@ -37,6 +37,11 @@ class PreCompact(HookInput):
     custom_instructions: str | None = None
 
 
+class PostCompact(HookInput):
+    trigger: str | None = "auto"
+    compact_summary: str | None = None
+
+
 class Stop(HookInput):
     stop_hook_active: bool | None = False
     last_assistant_message: str | None = None

@@ -13,23 +13,69 @@ from pathlib import Path
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+# What this process set aside (one line each), for the hook's one notice and the CLI's stderr.
+QUARANTINED: list[str] = []
 
 
-def _check_parent(path: Path) -> None:
+def set_aside(path: Path, why: str, *, notice: bool = True) -> Path | None:
+    """Move an unusable state file (corrupt, a symlink, a FIFO...) out of the way as
+    `<name>.corrupt-<time>-<pid>`, keep its bytes for a human, log it and (with `notice`)
+    remember one line for the user.
+
+    Only within a real folder: under a symlinked folder the rename would move a file that is not
+    ours. A symlink is moved as the link; what it points to is never touched.
+    """
+    import time
+
+    path = Path(path)
+    target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    try:
+        check_parent(path)
+        os.replace(path, target)
+    except OSError:
+        return None
+    message = f"session-state: {path.name} {why}; set aside as {target} and started afresh"
+    if notice:  # callers that tell the user themselves (state recovery) pass False
+        QUARANTINED.append(message)
+    from session_state import log
+
+    log.write(f"{message} ({path})")
+    return target
+
+
+def clear_way(path: Path) -> None:
+    """Before writing a state file: a symlink or any non-regular file in its place is set aside."""
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return
+    if stat.S_ISLNK(mode):
+        set_aside(path, "was a symlink")
+    elif not stat.S_ISREG(mode):
+        set_aside(path, "was not a regular file")
+
+
+def check_parent(path: Path) -> None:
     """Refuse a symlinked folder right above the file (a session folder, markers/,
     checkpoints/ planted as a link would send writes outside the state root)."""
     if os.path.islink(os.path.dirname(os.fspath(path)) or "."):
         raise OSError(errno.ELOOP, "refusing a symlinked folder", os.path.dirname(os.fspath(path)))
 
 
-def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+def atomic_write(path: Path, data: bytes, *, durable: bool = True, state: bool = False) -> None:
     """Replace `path` with `data` in one step (temp file in the same folder, then rename).
 
     `durable` adds an fsync before the rename, so a power loss cannot leave an empty
-    file behind; caches that can be rebuilt from the transcript skip it.
+    file behind; caches that can be rebuilt from the transcript skip it. `state`: the file is
+    the plugin's own, so a symlink in its place is set aside (see set_aside) instead of refused.
     """
     path = Path(path)
-    _check_parent(path)
+    check_parent(path)
+    if state:
+        clear_way(path)
     if path.is_symlink():
         raise OSError(f"refusing to replace symlink {path}")
     fd, tmp = _temp_beside(path)
@@ -101,7 +147,7 @@ def _replace(src: str, dst: Path) -> None:
             time.sleep(0.01)
 
 
-def append_record(path: Path, line: bytes) -> None:
+def append_record(path: Path, line: bytes, *, state: bool = False) -> None:
     """Append one newline-terminated record with a single O_APPEND write.
 
     Concurrent appenders never interleave inside a record on a local file system;
@@ -110,7 +156,9 @@ def append_record(path: Path, line: bytes) -> None:
     """
     if not line.endswith(b"\n"):
         line += b"\n"
-    _check_parent(path)
+    check_parent(path)
+    if state:
+        clear_way(path)
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _BINARY, 0o600)
     try:
         size = os.fstat(fd).st_size
@@ -131,7 +179,7 @@ def create_exclusive(path: Path, data: bytes = b"") -> bool:
     This is the lock-free "exactly once" used for budget crossings and injection
     fingerprints: among any number of racing processes exactly one gets True.
     """
-    _check_parent(path)
+    check_parent(path)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY, 0o600)
     except FileExistsError:
@@ -176,15 +224,31 @@ def open_regular(path: str | os.PathLike[str]):  # -> BinaryIO | None
     return os.fdopen(fd, "rb")
 
 
-def read_bytes(path: Path, *, limit: int | None = None) -> bytes | None:
-    """Read a file without following a symlink; None when it is missing."""
-    _check_parent(path)
+def read_bytes(path: Path, *, limit: int | None = None, state: bool = False) -> bytes | None:
+    """Read a regular file without following a symlink; None when it is missing or not a
+    regular file (never blocks on a FIFO). `state`: the file is the plugin's own, so a symlink
+    or a non-regular file in its place is set aside (see set_aside) and reads as absent."""
+    import stat
+
+    check_parent(path)
     try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY)
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY | _NONBLOCK)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError:
+        if state and os.path.islink(path):  # ELOOP (EMLINK on some BSDs): a symlink in our place
+            return _aside_none(path, "was a symlink")
+        raise
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return _aside_none(path, "was not a regular file") if state else None
         with os.fdopen(fd, "rb") as handle:
             return handle.read() if limit is None else handle.read(limit)
     except IsADirectoryError:
         return None
+
+
+def _aside_none(path: Path, why: str) -> None:
+    set_aside(path, why)
+    return None

@@ -1,10 +1,8 @@
 """The handoff package: what the next context needs to continue the work, and nothing else.
 
-Built from the validated state, written as TOON (tables for todos, files, decisions,
-subagents) for the model and as markdown for people. What gets injected is the critical part
-only, capped below Claude Code's 10,000-character preview limit: lower-priority fields are cut
-first (task, next step, blockers and decisions go last), and the text always ends with the
-path of the full file so the model can Read the rest.
+Built from the validated state and written whole as TOON (handoff.toon: identity, budget,
+checkpoints, flags and the work) and as markdown for people. What the model reads is a
+rendering of the work part only (session_state.inject), ending with the path of the full file.
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ from __future__ import annotations
 import time
 import unicodedata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from session_state import checkpoints, journal, paths, project, store
 from session_state.models import (
@@ -21,10 +19,12 @@ from session_state.models import (
     RecoveryInfo,
     SessionContext,
     SessionState,
+    Task,
     TaskContext,
 )
 
 ACTIVE = ("in_progress", "blocked", "pending")
+MARKDOWN_CAP = 1_000_000  # handoff.md is for people: nothing is cut
 
 
 def build(state: SessionState, root: Path, settings: dict[str, Any]) -> HandoffPackage:
@@ -41,35 +41,35 @@ def build(state: SessionState, root: Path, settings: dict[str, Any]) -> HandoffP
     done = [t.subject for t in tasks if t.status == "completed"]
     in_progress = next((t for t in tasks if t.status == "in_progress"), None)
     pending = next((t for t in tasks if t.status == "pending"), None)
-    last_request = state.requests[-1].text if state.requests else None
     if in_progress is not None:
         phase = in_progress.subject
-        next_step = f"continue: {in_progress.active_form or in_progress.subject}"
     elif pending is not None:
         phase = pending.subject
-        next_step = f"start: {pending.subject}"
-    elif last_request:
-        phase = _clip(last_request, 200)
-        next_step = "confirm with the user whether the last request is finished, then continue"
+    elif state.requests:
+        phase = "no task list: the latest request below"
     else:
         phase = "no task recorded yet"
-        next_step = "ask the user what to work on"
+    next_step, stated = _next_step(state, in_progress, pending)
     constraints = [f"blocked: {t.subject}" for t in tasks if t.status == "blocked"]
     if budget is not None and budget.level in ("warning", "critical"):
         constraints.append(
             f"context at {budget.percent:.0f}% ({budget.level}): finish the current step, record decisions, "
             "prefer /compact or a fresh session with this handoff"
         )
-    critical = [f"user asked: {_clip(r.text, 400)}" for r in state.requests[-3:]]
-    if state.last_assistant:
-        critical.append(f"last assistant message: {_clip(state.last_assistant, 400)}")
-    files = sorted(state.files, key=lambda f: (f.edits == 0, -(f.edits + f.reads)))[:15]
+    critical = [f"last assistant message: {_clip(state.last_assistant, 400)}"] if state.last_assistant else []
+    # the files edited most recently are the ones the next context touches again (benchmarks/handoff_recall.py)
+    recent = list(reversed(state.files))
+    files = ([f for f in recent if f.edits] + [f for f in recent if not f.edits])[:20]
     floor = int(settings.get("available_tokens_floor", 30000))
     flags = []
     if available is not None and available < floor:
         flags.append("low_available_tokens")
     if state.status == "recovered":
         flags.append("recovered_from_checkpoint")
+    chain = list(state.lineage.chain)
+    parent = state.lineage.parent_session_id
+    if parent and not any(link.startswith(parent) for link in chain):
+        chain.append(f"{parent} (forked)")
     now = journal.now_iso()
     return HandoffPackage(
         handoff_id=f"{state.session_id}@{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}",
@@ -82,11 +82,15 @@ def build(state: SessionState, root: Path, settings: dict[str, Any]) -> HandoffP
             context_position_percent=None if budget is None or budget.percent is None else round(budget.percent, 1),
             available_tokens=available,
             user_language=user_language([r.text for r in state.requests]),
+            chain=chain,
         ),
         task_context=TaskContext(
             current_phase=phase,
+            goal=state.goal.text if state.goal else None,
+            requests=state.requests,
             completed_steps=done[-10:],
             next_step=next_step,
+            next_step_stated=stated,
             constraints=constraints,
         ),
         context_snapshot=ContextSnapshot(
@@ -95,6 +99,7 @@ def build(state: SessionState, root: Path, settings: dict[str, Any]) -> HandoffP
             active_todos=active[:30],
             decisions=project.decisions(root)[-10:],
             files=files,
+            failures=state.failures,
             subagents=state.subagents[-5:],
         ),
         recovery_info=RecoveryInfo(
@@ -105,6 +110,19 @@ def build(state: SessionState, root: Path, settings: dict[str, Any]) -> HandoffP
         ),
         flags=flags,
     )
+
+
+def _next_step(state: SessionState, in_progress: Task | None, pending: Task | None) -> tuple[str, bool]:
+    """The next step in the model's own words when its latest message stated one, else from the tasks."""
+    if state.next_step:
+        return state.next_step, True
+    if in_progress is not None:
+        return f"finish the task in progress: {in_progress.subject}", False
+    if pending is not None:
+        return f"start the next task: {pending.subject}", False
+    if state.requests:
+        return "check whether the latest request is finished, then continue", False
+    return "ask the user what to work on", False
 
 
 def _clip(text: str, limit: int) -> str:
@@ -147,39 +165,27 @@ def render_toon(pkg: HandoffPackage) -> str:
 
 
 def render_markdown(pkg: HandoffPackage, toon_path: Path) -> str:
-    t, s, c = pkg.task_context, pkg.session_context, pkg.context_snapshot
-    lines = [
-        f"# Handoff — session {s.session_id}",
-        "",
-        f"Saved {pkg.timestamp}. Model {s.model or 'unknown'}; context "
+    """The handoff for people (and for /session-state:handoff, which feeds it to the model): what
+    the model is given after a compaction, then how to resume; every item is an inert line."""
+    from session_state import inject
+    from session_state.inert import line as q
+
+    s = pkg.session_context
+    heading = (
+        f"# Handoff — session {q(s.session_id)}\n\nSaved {q(pkg.timestamp)}. Model {q(s.model or 'unknown')}; context "
         + (f"{s.context_position_percent}%" if s.context_position_percent is not None else "unknown")
-        + (f", {s.available_tokens:,} tokens left before auto-compaction." if s.available_tokens is not None else "."),
-        "",
-        "## Quick context",
-        f"- Working on: {t.current_phase}",
-        *[f"- {item}" for item in c.critical_context],
-        "",
-        "## Done",
-        *([f"- {step}" for step in t.completed_steps] or ["- (nothing recorded as completed)"]),
-        "",
-        "## Next steps",
-        f"- {t.next_step}",
-        *[f"- [{todo.status}] {todo.subject}" for todo in c.active_todos],
-        *[f"- constraint: {x}" for x in t.constraints],
-    ]
-    if c.decisions:
-        lines += ["", "## Decisions", *[f"- {d.choice} — {d.why}" if d.why else f"- {d.choice}" for d in c.decisions]]
-    if c.files:
-        lines += ["", "## Files", *[f"- {f.path} ({f.edits} edits, {f.reads} reads)" for f in c.files]]
-    lines += [
+        + (f", {s.available_tokens:,} tokens left before auto-compaction." if s.available_tokens is not None else ".")
+    )
+    body = inject.render(pkg, toon_path, MARKDOWN_CAP, heading=heading)
+    return "\n".join([
+        body,
         "",
         "## How to resume",
-        f"- `{pkg.recovery_info.resume_command}` continues this session; add `--fork-session` to branch off it.",
-        f"- In a new session, ask Claude to read `{toon_path}`.",
-        f"- Last checkpoint: {pkg.recovery_info.last_checkpoint or 'none yet'}.",
+        f"- `{q(pkg.recovery_info.resume_command)}` continues this session; add `--fork-session` to branch off it.",
+        f"- In a new session, ask Claude to read `{q(str(toon_path))}`.",
+        f"- Last checkpoint: {q(pkg.recovery_info.last_checkpoint or 'none yet')}.",
         "",
-    ]
-    return "\n".join(lines)
+    ])
 
 
 def write(session_dir: Path, pkg: HandoffPackage) -> Path:
@@ -187,7 +193,7 @@ def write(session_dir: Path, pkg: HandoffPackage) -> Path:
     store.write_toon(path, as_data(pkg))
     from session_state import fsutil
 
-    fsutil.atomic_write(session_dir / paths.HANDOFF_MD, render_markdown(pkg, path).encode("utf-8"))
+    fsutil.atomic_write(session_dir / paths.HANDOFF_MD, render_markdown(pkg, path).encode("utf-8"), state=True)
     return path
 
 
@@ -197,79 +203,6 @@ def read(session_dir: Path) -> HandoffPackage | None:
     if data is None:
         return None
     return HandoffPackage.model_validate(data)
-
-
-# --- injection ----------------------------------------------------------------------------
-
-# Cut first → cut last. Task, next step, blockers and decisions are never cut before the rest.
-_DROP_ORDER: list[tuple[str, Callable[[dict[str, Any]], list[Any] | None]]] = [
-    ("subagents", lambda d: d["context_snapshot"]["subagents"]),
-    ("files", lambda d: d["context_snapshot"]["files"]),
-    ("completed steps", lambda d: d["task_context"]["completed_steps"]),
-    ("earlier context", lambda d: d["context_snapshot"]["critical_context"]),
-    ("todos", lambda d: d["context_snapshot"]["active_todos"]),
-    ("decisions", lambda d: d["context_snapshot"]["decisions"]),
-    ("constraints", lambda d: d["task_context"]["constraints"]),
-]
-
-
-def show_command(session_id: str) -> str:
-    """The one command that prints a handoff: the state lives outside the project, where a `Read`
-    by the model needs the user's permission (denied outright in `claude -p`, measured on 2.1.330)."""
-    import shlex
-
-    return f"session-state handoff show --session {shlex.quote(session_id)}"
-
-
-def footer(session_id: str, full_path: Path) -> str:
-    """The injected handoff's last line: how to get what was cut."""
-    return f"Full handoff (for anything cut here): `{show_command(session_id)}`; its file: {full_path}"
-
-
-def injection(pkg: HandoffPackage, full_path: Path, cap: int, *, heading: str) -> str:
-    """The handoff's critical part as TOON, under `cap` characters, ending with the file path."""
-    import toons
-
-    data = as_data(pkg)
-    # Identity and timing fields change on every write; leaving them out keeps the text equal
-    # when the state is, so a repeated SessionStart is recognised by its fingerprint.
-    for volatile in ("recovery_info", "schema_version", "handoff_id", "timestamp"):
-        data.pop(volatile, None)
-    data["context_snapshot"].pop("recent_checkpoints", None)
-    last = "\n" + footer(pkg.session_context.session_id, full_path)
-    size_note = "\n(about 00000 tokens, estimated with tiktoken-cl100k×1.60)"  # room kept for the real note
-    omitted: list[str] = []
-
-    def text() -> str:
-        body = toons.dumps(data)
-        note = f"\n(cut to fit: {', '.join(omitted)})" if omitted else ""
-        return f"{heading}\n{body}{note}{last}"
-
-    cap -= len(size_note)
-
-    out = text()
-    for name, getter in _DROP_ORDER:
-        if len(out) <= cap:
-            break
-        items = getter(data)
-        while len(out) > cap and items:
-            del items[len(items) // 2 :]
-            if name not in omitted:
-                omitted.append(name)
-            out = text()
-    if len(out) > cap:  # a single huge field (e.g. a very long task title): clip hard
-        keep = max(cap - len(last) - 1, 0)
-        out = out[:keep] + "…" + last
-    return _with_estimate(out, last, pkg.session_context.model)
-
-
-def _with_estimate(text: str, footer: str, model: str | None) -> str:
-    """Say what the injection costs, in the model's tokens as estimated (labelled so)."""
-    from session_state import tokens
-
-    est = tokens.estimate(text, model)
-    body = text[: -len(footer)]
-    return f"{body}\n(about {est['tokens']:,} tokens, estimated with {est['method']}){footer}"
 
 
 def sizes(pkg: HandoffPackage, model: str | None = None) -> dict[str, Any]:

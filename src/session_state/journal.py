@@ -23,7 +23,7 @@ def now_iso() -> str:
 
 def load_cursor(session_dir: Path) -> dict[str, Any] | None:
     """The saved transcript cursor, or None when absent or unreadable (a rescan rebuilds it)."""
-    raw = fsutil.read_bytes(session_dir / paths.CURSOR)
+    raw = fsutil.read_bytes(session_dir / paths.CURSOR, state=True)
     if raw is None:
         return None
     try:
@@ -35,7 +35,8 @@ def load_cursor(session_dir: Path) -> dict[str, Any] | None:
 
 def save_cursor(session_dir: Path, cursor: dict[str, Any]) -> None:
     # Not fsynced: the cursor is a cache of the transcript and is rebuilt if lost.
-    fsutil.atomic_write(session_dir / paths.CURSOR, json.dumps(cursor, separators=(",", ":")).encode(), durable=False)
+    fsutil.atomic_write(session_dir / paths.CURSOR, json.dumps(cursor, separators=(",", ":")).encode(), durable=False,
+                        state=True)
 
 
 def append(session_dir: Path, facts: list[dict[str, Any]]) -> None:
@@ -45,7 +46,7 @@ def append(session_dir: Path, facts: list[dict[str, Any]]) -> None:
         # "replace": a lone surrogate (an emoji cut in half upstream) is written as "?" instead of
         # raising on every later hook of the session; every reader then sees valid UTF-8.
         text = json.dumps(fact, ensure_ascii=False, separators=(",", ":"))
-        fsutil.append_record(path, text.encode("utf-8", "replace"))
+        fsutil.append_record(path, text.encode("utf-8", "replace"), state=True)
 
 
 def record(session_dir: Path, kind: str, fact_id: str, **fields: Any) -> dict[str, Any]:
@@ -82,7 +83,7 @@ def read(session_dir: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]
     A record without its newline (a writer was killed, or is still writing) is left for
     the next read; a record that does not parse is skipped.
     """
-    raw = fsutil.read_bytes(session_dir / paths.JOURNAL)
+    raw = fsutil.read_bytes(session_dir / paths.JOURNAL, state=True)
     if raw is None or offset >= len(raw):
         return [], offset if raw is not None else 0
     end = raw.rfind(b"\n", offset) + 1

@@ -83,7 +83,7 @@ class Task(Strict):
     subject: str
     status: Literal["pending", "in_progress", "blocked", "completed", "failed"] = "pending"
     active_form: str | None = None
-    source: Literal["TodoWrite", "TaskCreate", "cli"] = "TaskCreate"
+    source: Literal["TodoWrite", "TaskCreate", "cli", "inherited"] = "TaskCreate"
     updated: str | None = None
 
 
@@ -102,6 +102,14 @@ class Command(Strict):
 
 class Request(Strict):
     text: str
+    ts: str | None = None
+
+
+class Failure(Strict):
+    """A command that failed: what was run and the first lines of what it said."""
+
+    command: str
+    error: str = ""
     ts: str | None = None
 
 
@@ -127,6 +135,7 @@ class Lineage(Strict):
     forks: list[str] = Field(default_factory=list)
     resume_count: int = 0
     sources: list[str] = Field(default_factory=list)
+    chain: list[str] = Field(default_factory=list)  # earlier sessions of this work, oldest first: "<id> (how it ended)"
 
 
 class SessionState(Strict):
@@ -142,13 +151,16 @@ class SessionState(Strict):
     git_dirty: bool | None = None
     cwd: str | None = None
     claude_version: str | None = None
+    goal: Request | None = None  # the first substantive request of the work (inherited across /clear)
     requests: list[Request] = Field(default_factory=list)
     tasks: list[Task] = Field(default_factory=list)
     files: list[FileTouch] = Field(default_factory=list)
     commands: list[Command] = Field(default_factory=list)
     subagents: list[Subagent] = Field(default_factory=list)
     compactions: list[Compaction] = Field(default_factory=list)
+    failures: list[Failure] = Field(default_factory=list)
     last_assistant: str | None = None
+    next_step: str | None = None  # the next step as the model last stated it
     budget: Budget | None = None
     lineage: Lineage = Field(default_factory=Lineage)
     journal_offset: int = Field(default=0, ge=0)
@@ -156,6 +168,21 @@ class SessionState(Strict):
     last_checkpoint: str | None = None
     last_checkpoint_at: str | None = None
     recovered_from: str | None = None
+
+
+class CompactSummary(Strict):
+    """Claude Code's summary of one compaction and which handoff items it already holds.
+
+    Written by the compaction's SubagentStop (before SessionStart `compact`, measured on
+    2.1.330) and again by PostCompact; PreCompact removes the previous one.
+    """
+
+    schema_version: Literal[1] = 1
+    ts: str
+    source: Literal["SubagentStop", "PostCompact"]
+    text: str
+    covered: list[str] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list)
 
 
 class Checkpoint(Strict):
@@ -191,12 +218,16 @@ class SessionContext(Strict):
     context_position_percent: float | None = None
     available_tokens: int | None = None
     user_language: str | None = None
+    chain: list[str] = Field(default_factory=list)  # the sessions this work came through, oldest first
 
 
 class TaskContext(Strict):
     current_phase: str
+    goal: str | None = None
+    requests: list[Request] = Field(default_factory=list)  # oldest first
     completed_steps: list[str] = Field(default_factory=list)
     next_step: str
+    next_step_stated: bool = False  # next_step is the model's own words, not derived from the task list
     constraints: list[str] = Field(default_factory=list)
 
 
@@ -212,6 +243,7 @@ class ContextSnapshot(Strict):
     active_todos: list[Task] = Field(default_factory=list)
     decisions: list[Decision] = Field(default_factory=list)
     files: list[FileTouch] = Field(default_factory=list)
+    failures: list[Failure] = Field(default_factory=list)
     subagents: list[Subagent] = Field(default_factory=list)
 
 
@@ -232,6 +264,7 @@ class HandoffPackage(Strict):
     task_context: TaskContext
     context_snapshot: ContextSnapshot
     recovery_info: RecoveryInfo
+    validated: bool = True  # built through this model (and so checked) before it was written
     flags: list[str] = Field(default_factory=list)
 
     @field_validator("flags")

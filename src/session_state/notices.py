@@ -30,6 +30,8 @@ def post(session_dir: Path, key: str, *, user: str | None = None, model: str | N
 def take(session_dir: Path) -> list[dict[str, Any]]:
     """Claim every pending notice (oldest first) for this hook's output."""
     folder = session_dir / paths.NOTICES
+    if os.path.islink(folder):  # a planted link: claiming would rename files wherever it points
+        return []
     try:
         entries = sorted(os.listdir(folder))
     except (FileNotFoundError, NotADirectoryError):

@@ -19,6 +19,7 @@ that `export --to-project` writes, which reach the model only as labelled reposi
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from pathlib import Path
@@ -141,6 +142,8 @@ def state_root(project: Path, *, create: bool = True) -> Path:
     """
     override = os.environ.get(STATE_DIR_ENV)
     root = Path(override) if override else state_home() / PROJECTS / project_key(project)
+    if create:
+        set_link_aside(root, "the state folder")
     if create and not root.is_dir():
         ensure_dir(root)
         record_project(root, project)
@@ -190,8 +193,10 @@ def session_dir(root: Path, session_id: str, *, create: bool = True) -> Path:
     sessions = root / SESSIONS
     path = sessions / safe_id(session_id)
     for folder in (sessions, path):
+        if create:
+            set_link_aside(folder, "a session folder")
         if folder.is_symlink():  # a planted link would move the session outside the root
-            raise OSError(f"refusing to use symlinked folder {folder}")
+            raise OSError(errno.ELOOP, "refusing to use a symlinked folder", str(folder))
     if create:
         ensure_dir(path)
     return path
@@ -251,6 +256,74 @@ def plugin_bin() -> Path:
 def launcher_path() -> Path:
     """The stable `session-state` launcher in the data root that follows plugin updates."""
     return data_root() / "bin" / "session-state"
+def set_link_aside(folder: Path, what: str) -> None:
+    """A symlink where one of our folders belongs is moved aside (the link only: whatever it names
+    is never followed, read or written) and a real folder is made in its place.
+
+    Following it would write the session's prompts wherever it points and read what is there as
+    our own state. When the link cannot be moved, OSError(ELOOP): the hook then goes on without
+    state and says so once.
+    """
+    if not os.path.islink(folder):
+        return
+    from session_state.fsutil import set_aside
+
+    if set_aside(folder, f"({what}) was a symlink to {os.readlink(folder)!r}") is None:
+        raise OSError(errno.ELOOP, "refusing to use a symlinked folder", str(folder))
+
+
+def inside_root(root: Path, path: Path, *, folder: bool = False) -> bool:
+    """Whether `path` is a regular file (or with `folder`, a folder) below `root`, reached from
+    `root` without a single symlink: every step is checked with lstat, the root included.
+
+    Retention, archiving, restore and quarantine act only on what passes: a planted
+    `checkpoints -> elsewhere` or `archive -> elsewhere` link is never followed, so nothing
+    outside the state root is listed, renamed or deleted through it.
+    """
+    import stat
+
+    try:
+        rel = Path(path).relative_to(root)
+    except ValueError:
+        return False
+    if not rel.parts or ".." in rel.parts:
+        return False
+    probe = Path(root)
+    try:
+        if not stat.S_ISDIR(os.lstat(probe).st_mode):
+            return False
+        for part in rel.parts[:-1]:
+            probe = probe / part
+            if not stat.S_ISDIR(os.lstat(probe).st_mode):  # lstat: a symlink is never a folder here
+                return False
+        mode = os.lstat(probe / rel.parts[-1]).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISDIR(mode) if folder else stat.S_ISREG(mode)
+
+
+def claude_projects_dir() -> Path:
+    """Claude Code's own transcripts folder: `${CLAUDE_CONFIG_DIR:-~/.claude}/projects`."""
+    return claude_config_dir() / "projects"
+
+
+def trusted_transcript(value: object) -> str | None:
+    """A transcript path read back from a state file, if it is one Claude Code could have written.
+
+    Hook input names the transcript; anything stored (cursor.json, state.json) may have been
+    planted by the repository, so it is used only when it resolves, symlinks followed, to a
+    file inside Claude Code's projects folder. Anything else is None: the caller reads nothing.
+    """
+    if not isinstance(value, str) or not value or "\x00" in value or not os.path.isabs(value):
+        return None
+    base = os.path.realpath(claude_projects_dir())
+    real = os.path.realpath(value)
+    try:
+        if os.path.commonpath([real, base]) != base or real == base:
+            return None
+    except ValueError:  # another drive on Windows
+        return None
+    return value
 
 
 def data_root() -> Path:
@@ -281,13 +354,13 @@ def ensure_dir(path: Path) -> None:
         missing.append(probe)
         probe = probe.parent
     if path.is_symlink():
-        raise OSError(f"refusing to use symlinked folder {path}")
+        raise OSError(errno.ELOOP, "refusing to use a symlinked folder", str(path))
     for folder in reversed(missing):  # each level 0700, not only the last (mkdir(parents=True) would not)
         try:
             folder.mkdir(mode=0o700)
         except FileExistsError:
             pass
         if folder.is_symlink():
-            raise OSError(f"refusing to use symlinked folder {folder}")
+            raise OSError(errno.ELOOP, "refusing to use a symlinked folder", str(folder))
     if not path.is_dir():
         raise NotADirectoryError(str(path))

@@ -20,16 +20,20 @@ KEEP_DECISIONS = 200
 
 
 def decisions(root: Path) -> list[Decision]:
-    """The project's decisions, oldest first; an unreadable file yields none (and is kept)."""
+    """The project's decisions, oldest first; an unusable file yields none and is set aside
+    (once, with a notice), so the next `decide` starts a valid file instead of failing on it."""
     try:
         data = store.read_toon(root / paths.DECISIONS)
-    except (OSError, ValueError):
+    except store.CorruptFile:
+        return []
+    except OSError:
         return []
     if not data:
         return []
     try:
         return DecisionLog.model_validate(data).decisions
     except ValueError:
+        store.set_aside(root / paths.DECISIONS, "did not validate")
         return []
 
 
@@ -45,11 +49,10 @@ def decide(root: Path, choice: str, why: str, *, session_id: str | None, by: str
         try:
             data = store.read_toon(root / paths.DECISIONS)
             log = DecisionLog.model_validate(data) if data else DecisionLog()
+        except store.CorruptFile:  # already set aside, logged and noticed
+            log = DecisionLog()
         except ValueError:
-            moved = store.set_aside(root / paths.DECISIONS)
-            from session_state import log as plugin_log
-
-            plugin_log.write(f"decisions.toon did not validate; set aside as {moved}")
+            store.set_aside(root / paths.DECISIONS, "did not validate")
             log = DecisionLog()
         log.decisions.append(decision)
         del log.decisions[:-KEEP_DECISIONS]
@@ -131,7 +134,10 @@ def detect(project_dir: Path) -> dict[str, Any]:
 def write_context(root: Path, project_dir: Path) -> None:
     data = detect(project_dir)
     data["updated"] = journal.now_iso()
-    current = store.read_toon(root / paths.CONTEXT) if (root / paths.CONTEXT).exists() else None
+    try:
+        current = store.read_toon(root / paths.CONTEXT)
+    except store.CorruptFile:  # set aside with a notice: written afresh below
+        current = None
     if isinstance(current, dict) and {k: v for k, v in current.items() if k != "updated"} == {
         k: v for k, v in data.items() if k != "updated"
     }:

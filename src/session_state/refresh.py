@@ -53,7 +53,7 @@ def materialize(
     # transcript parsing happens outside the lock
     cursor = journal.sync(sdir, transcript_path, redact_extra=cfg.get("redact_extra") or ())
     budget = budget_mod.compute(cursor, cfg) if cursor.get("offset") else None
-    branch, dirty = state.git_status(cursor.get("cwd") or str(project_dir))
+    branch, dirty = state.git_status(project_dir)  # never a cwd read from the transcript or a file
     with store.locked(sdir):
         # Unqueued under the lock and before the journal is read: a Stop that appends after
         # this point finds no marker and queues another refresh; one that appended before is
@@ -87,7 +87,8 @@ def materialize(
             state.apply_cursor(current, cursor, budget)
         new_parent = None
         if "fork" in current.lineage.sources and current.lineage.parent_session_id is None:
-            new_parent = lineage.find_fork_parent(session_id, transcript_path or current.transcript_path, root)
+            new_parent = lineage.find_fork_parent(
+                session_id, transcript_path or paths.trusted_transcript(current.transcript_path), root)
             current.lineage.parent_session_id = new_parent
         if branch is not None:
             current.git_branch, current.git_dirty = branch, dirty
@@ -114,14 +115,17 @@ def materialize(
 
 def _recover(sdir: Path, exc: store.CorruptFile | None) -> tuple[SessionState | None, str | None]:
     """Restore the latest valid checkpoint after the state file was lost or did not validate."""
+    from session_state.inert import line
+
     cp, restored = checkpoints.restore_state(sdir)
-    what = f"its state file did not validate ({exc.reason})" if exc else "its state file was missing"
-    kept = f"; the bad file is kept as {exc.moved_to.name}" if exc and exc.moved_to else ""
+    what = f"its state file did not validate ({line(exc.reason)})" if exc else "its state file was missing"
+    kept = f"; the bad file is kept as {line(exc.moved_to.name)}" if exc and exc.moved_to else ""
     if restored is None:
         message = f"session-state: {what} and no checkpoint was valid; it starts this session's state afresh{kept}."
     else:
         message = (
-            f"session-state: {what}; restored checkpoint {cp.id} ({cp.created}) and replayed the journal since{kept}."
+            f"session-state: {what}; restored checkpoint {line(cp.id)} ({line(cp.created)}) and replayed the journal "
+            f"since{kept}."
         )
     from session_state import log
 
@@ -137,7 +141,11 @@ def main() -> None:
     """Entry of the detached refresh: argv = project_dir, session_id, transcript_path."""
     project_dir, session_id, transcript_path = sys.argv[1], sys.argv[2], sys.argv[3] or None
     try:
-        materialize(Path(project_dir), session_id, transcript_path=transcript_path)
+        result = materialize(Path(project_dir), session_id, transcript_path=transcript_path)
+        from session_state import fsutil
+
+        if fsutil.QUARANTINED:  # detached: the next hook that can speak tells the user
+            notices.post(result.session_dir, f"quarantine-{time.time_ns()}", user=" ".join(fsutil.QUARANTINED))
     except store.LockTimeout:
         pass  # another materialize holds the lock and will fold the same journal
     except Exception as exc:  # noqa: BLE001 - detached: the log is the only place to say it

@@ -181,9 +181,8 @@ def checkpoint_marks(session_dir: Path | None) -> list[Mark]:
         return []
     from session_state import checkpoints, paths
 
-    folder = paths.checkpoints_dir(session_dir)
     files = [(n, False) for n in checkpoints.names(session_dir)]
-    files += [(p.name, True) for p in (folder / paths.ARCHIVE).glob("*.json.gz")]
+    files += [(name, True) for name in checkpoints.archived_names(session_dir)]
     marks = []
     for name, archived in files:
         stem = name.removesuffix(".gz").removesuffix(paths.CHECKPOINT_SUFFIX)
@@ -254,7 +253,10 @@ _STEPS = [60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 
 
 
 def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    """HTML-escaped, and no control or bidi character left to reorder what the reader sees."""
+    from session_state.inert import escape
+
+    return html.escape(escape(str(value), keep_newlines=True), quote=True)
 
 
 def _clock(t: float, with_date: bool) -> str:

@@ -6,7 +6,9 @@ lost or corrupt state file can be rebuilt from the latest checkpoint plus the jo
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from session_state import journal, paths, store
 from session_state.models import (
     Command,
     Compaction,
+    Failure,
     FileTouch,
     Request,
     SessionState,
@@ -23,7 +26,8 @@ from session_state.models import (
     Totals,
 )
 
-KEEP_REQUESTS = 5
+KEEP_REQUESTS = 12
+KEEP_FAILURES = 5
 KEEP_FILES = 60
 KEEP_COMMANDS = 20
 KEEP_SUBAGENTS = 20
@@ -82,14 +86,7 @@ def _apply(state: SessionState, fact: dict[str, Any]) -> bool:
     kind = fact["k"]
     ts = fact.get("ts")
     if kind == "prompt":
-        text = str(fact.get("text") or "").strip()
-        if not text:
-            return False
-        if state.requests and state.requests[-1].text == text[:REQUEST_CHARS]:
-            return False
-        state.requests.append(Request(text=text[:REQUEST_CHARS], ts=ts))
-        del state.requests[:-KEEP_REQUESTS]
-        return True
+        return _request(state, str(fact.get("text") or "").strip(), ts)
     if kind == "todos":
         items = [i for i in fact.get("items") or [] if isinstance(i, dict)]
         kept = [t for t in state.tasks if t.source != "TodoWrite"]
@@ -104,13 +101,14 @@ def _apply(state: SessionState, fact: dict[str, Any]) -> bool:
             )
             for n, item in enumerate(items)
         ]
-        state.tasks = kept + todos
+        state.tasks = _drop_inherited(kept, {t.subject for t in todos}) + todos
         return True
     if kind == "task_create":
         task_id = str(fact.get("task_id") or fact["id"])
         existing = _task(state, task_id)
         subject = str(fact.get("subject") or fact.get("description") or task_id)[:300]
         if existing is None:
+            state.tasks = _drop_inherited(state.tasks, {subject})
             state.tasks.append(
                 Task(id=task_id, subject=subject, active_form=_opt_str(fact.get("activeForm")), updated=ts)
             )
@@ -146,11 +144,22 @@ def _apply(state: SessionState, fact: dict[str, Any]) -> bool:
         del state.commands[:-KEEP_COMMANDS]
         return True
     if kind == "assistant":
-        text = str(fact.get("text") or "").strip()
+        text = _plain(str(fact.get("text") or ""))
         if not text:
             return False
         state.last_assistant = text[:1000]
+        state.next_step = stated_next_step(text)
         return True
+    if kind == "cmd_failed":
+        command = str(fact.get("command") or "").strip()
+        if not command:
+            return False
+        state.failures = [f for f in state.failures if f.command != command[:300]]
+        state.failures.append(Failure(command=command[:300], error=str(fact.get("error") or "")[:300], ts=ts))
+        del state.failures[:-KEEP_FAILURES]
+        return True
+    if kind == "inherit":
+        return _inherit(state, fact)
     if kind == "compact":
         state.compactions.append(
             Compaction(
@@ -169,7 +178,7 @@ def _apply(state: SessionState, fact: dict[str, Any]) -> bool:
             Subagent(
                 agent_id=agent_id,
                 agent_type=str(fact.get("agent_type") or ""),
-                last_message=str(fact.get("last_message") or "")[:500],
+                last_message=_plain(str(fact.get("last_message") or ""))[:500],
                 totals=Totals(**(fact.get("totals") or {})),
                 ts=ts,
             )
@@ -193,6 +202,112 @@ def _apply(state: SessionState, fact: dict[str, Any]) -> bool:
             return True
         return False
     return False
+
+
+GOAL_MIN_WORDS = 5
+GOAL_MIN_CHARS = 25
+SAME_PROMPT_S = 60.0
+
+
+def _request(state: SessionState, text: str, ts: str | None) -> bool:
+    """Add a typed request; the first substantive one becomes the goal of the work.
+
+    UserPromptSubmit and the transcript both report each prompt, with timestamps that differ in
+    their milliseconds (`12:04:11Z`, `12:04:11.760Z`). A fork's transcript is read after its first
+    prompt was recorded and brings the parent's earlier prompts first: the second report of a
+    prompt (same text within a minute) moves it after them instead of adding it again.
+    """
+    text = text[:REQUEST_CHARS]
+    if not text:
+        return False
+    when = _epoch(ts)
+    for old in state.requests:
+        then = _epoch(old.ts)
+        if old.text == text and (when is None or then is None or abs(when - then) < SAME_PROMPT_S):
+            if state.requests[-1] is old:
+                return False
+            state.requests.remove(old)
+            state.requests.append(old)
+            return True
+    request = Request(text=text, ts=ts)
+    state.requests.append(request)
+    del state.requests[:-KEEP_REQUESTS]
+    if _substantive(text) and (state.goal is None or _earlier(when, _epoch(state.goal.ts))):
+        state.goal = request  # a fork's copied history holds the goal, older than its own first prompt
+    return True
+
+
+def _earlier(when: float | None, than: float | None) -> bool:
+    return when is not None and than is not None and when < than
+
+
+def _substantive(text: str) -> bool:
+    """A request that states work (not "yes", "continue" or a slash command)."""
+    if text.startswith("/") or len(text) < GOAL_MIN_CHARS:
+        return False
+    return sum(len(w) >= 3 and w[:1].isalnum() for w in text.split()) >= GOAL_MIN_WORDS
+
+
+def _epoch(ts: str | None) -> float | None:
+    from datetime import datetime
+
+    if not ts:
+        return None
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+_NEXT_STEP = re.compile(
+    r"\b(next|now I|I'll|I will|let me|then I|still (?:need|have) to)\b", re.IGNORECASE
+)
+
+
+def stated_next_step(text: str) -> str | None:
+    """The sentence of the model's latest message that says what it does next, in its own words."""
+    for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
+        sentence = sentence.strip(" -*#>`")
+        if len(sentence) >= 12 and _NEXT_STEP.search(sentence):
+            return sentence[:300]
+    return None
+
+
+def _plain(text: str) -> str:
+    """Message text, never a serialized list of content blocks (a tool result's JSON)."""
+    text = text.strip()
+    if not text.startswith(("[{", "{")):
+        return text
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return ""  # a cut-off JSON fragment says nothing the model can use
+    blocks = data if isinstance(data, list) else [data]
+    return "\n".join(b["text"] for b in blocks if isinstance(b, dict) and isinstance(b.get("text"), str)).strip()
+
+
+def _inherit(state: SessionState, fact: dict[str, Any]) -> bool:
+    """Take the work over from the session this one replaced (/clear): goal, requests, open tasks, chain."""
+    prior = str(fact.get("session_id") or "")
+    goal = fact.get("goal")
+    if state.goal is None and isinstance(goal, str) and goal:
+        state.goal = Request(text=goal[:REQUEST_CHARS], ts=_opt_str(fact.get("goal_ts")))
+    for item in fact.get("requests") or []:
+        if isinstance(item, dict) and isinstance(item.get("text"), str):
+            _request(state, item["text"], _opt_str(item.get("ts")))
+    for item in fact.get("tasks") or []:
+        if not isinstance(item, dict) or not item.get("subject"):
+            continue
+        subject = str(item["subject"])[:300]
+        if any(t.subject == subject for t in state.tasks):
+            continue
+        state.tasks.append(Task(id=f"from-{prior[:8]}-{item.get('id')}", subject=subject, status=_status(item.get("status")),
+                                active_form=_opt_str(item.get("active_form")), source="inherited", updated=_opt_str(item.get("updated"))))
+    chain = [str(c) for c in fact.get("chain") or [] if isinstance(c, str)]
+    if prior:
+        chain.append(f"{prior} ({fact.get('how') or 'cleared'})")
+    state.lineage.chain = list(dict.fromkeys(chain + state.lineage.chain))[-20:]
+    return True
 
 
 def _session_start(state: SessionState, fact: dict[str, Any]) -> bool:
@@ -232,6 +347,11 @@ def _touch(state: SessionState, path: str, op: str, ts: str | None) -> bool:
     state.files.append(entry)  # most recent last
     del state.files[:-KEEP_FILES]
     return True
+
+
+def _drop_inherited(tasks: list[Task], subjects: set[str]) -> list[Task]:
+    """An inherited task the session lists again is its own from then on."""
+    return [t for t in tasks if not (t.source == "inherited" and t.subject in subjects)]
 
 
 def _task(state: SessionState, task_id: str) -> Task | None:
@@ -281,19 +401,56 @@ def _base_model(model: str) -> str:
     return model.lower().removesuffix("[1m]")
 
 
-def git_status(cwd: str | None) -> tuple[str | None, bool | None]:
-    """Branch and dirtiness of the working tree; (None, None) outside git or on any failure."""
-    if not cwd or not os.path.isdir(cwd):
+GIT_TIMEOUT_S = 2.0
+# Nothing a repository's files or the environment set may make `git status` run a program:
+# no fsmonitor command, no hooks, no pager, no external diff, no bare repository found by
+# walking into a committed folder.
+GIT_SAFETY = (
+    "-c", "core.fsmonitor=false",
+    "-c", "safe.bareRepository=explicit",
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "core.pager=cat",
+    "-c", "diff.external=",
+    "--no-pager",
+    "--no-optional-locks",
+)
+
+
+def git_env(project_dir: Path) -> dict[str, str]:
+    """The environment for git: every GIT_* variable dropped (GIT_DIR, GIT_CONFIG_*, GIT_EXTERNAL_DIFF
+    ... would choose another repository, config or program), and a PATH of absolute folders
+    outside the project, so a `git` planted in the repository is never the one that runs."""
+    project = os.path.realpath(project_dir)
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("GIT_")}
+    kept = [
+        d for d in os.environ.get("PATH", os.defpath).split(os.pathsep)
+        if d and os.path.isabs(d) and os.path.commonpath([os.path.realpath(d), project]) != project
+    ]
+    env["PATH"] = os.pathsep.join(kept)
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    return env
+
+
+def git_status(project_dir: Path) -> tuple[str | None, bool | None]:
+    """Branch and dirtiness of the project's working tree; (None, None) outside git or on any failure.
+
+    Runs only in the project folder Claude Code named for this hook (never a `cwd` read from a
+    transcript or a state file), with GIT_SAFETY, a scrubbed environment and a timeout.
+    """
+    if not os.path.isdir(project_dir):
         return None, None
     try:
         out = subprocess.run(
-            ["git", "status", "--porcelain=v1", "--branch", "--untracked-files=no"],
-            cwd=cwd,
+            ["git", *GIT_SAFETY, "status", "--porcelain=v1", "--branch", "--untracked-files=no"],
+            cwd=str(project_dir),
+            env=git_env(project_dir),
+            stdin=subprocess.DEVNULL,
             capture_output=True,
-            timeout=2,
+            timeout=GIT_TIMEOUT_S,
             text=True,
+            errors="replace",
         )
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, ValueError, subprocess.SubprocessError):
         return None, None
     if out.returncode != 0:
         return None, None

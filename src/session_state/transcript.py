@@ -37,6 +37,7 @@ FOREIGN_MAX = 2048  # 2.0.x agent files known to belong to other sessions
 PROMPT_CHARS = 2000
 ASSISTANT_CHARS = 1000
 CMD_CHARS = 300
+ERROR_CHARS = 300
 
 USAGE_KEYS = (
     "input_tokens",
@@ -368,10 +369,17 @@ class _Reader:
             and b'"tool_result"' in raw
             and b'"type":"user"' in raw
             and b'"type":"assistant"' not in raw
-        ):  # a tool result matters only when it answers a pending TaskCreate
+        ):  # a tool result matters only when it answers a pending TaskCreate or a failed Bash command
             pending = self.c.get("pending")
-            if not pending or not any(key.encode() in raw for key in pending):
+            answered = [key for key in pending or () if key.encode() in raw]
+            if not answered:
                 return
+            if b'"is_error":true' not in raw and b'"is_error": true' not in raw:  # succeeded: forget it unparsed
+                for key in answered:
+                    if pending[key].get("kind") == "cmd":
+                        del pending[key]
+                if all(key not in pending for key in answered):
+                    return
         obj = self._parse(raw)
         if not isinstance(obj, dict):
             return
@@ -543,14 +551,11 @@ class _Reader:
         elif name == "TaskCreate":
             tool_id = block.get("id")
             if isinstance(tool_id, str):
-                pending = self.c["pending"]
-                pending[tool_id] = {
+                self._wait(tool_id, {
                     "id": f"{obj.get('uuid') or '@' + str(where)}:{index}",
                     "ts": _str(obj.get("timestamp")),
                     **{k: self.redact(_str(args.get(k)) or "", PROMPT_CHARS) for k in ("subject", "description", "activeForm")},
-                }
-                while len(pending) > PENDING_MAX:
-                    del pending[next(iter(pending))]
+                })
         elif name == "TaskUpdate":
             task_id = args.get("taskId")
             if isinstance(task_id, (str, int)) and not isinstance(task_id, bool):
@@ -567,7 +572,19 @@ class _Reader:
         elif name == "Bash":
             command = args.get("command")
             if isinstance(command, str) and command:
-                self._emit("cmd", obj, where, index, command=self.redact(command, CMD_CHARS))
+                command = self.redact(command, CMD_CHARS)
+                self._emit("cmd", obj, where, index, command=command)
+                tool_id = block.get("id")
+                if isinstance(tool_id, str):  # its result says whether it failed
+                    self._wait(tool_id, {"kind": "cmd", "id": f"{obj.get('uuid') or '@' + str(where)}:{index}:failed",
+                                         "command": command})
+
+    def _wait(self, tool_id: str, entry: dict[str, Any]) -> None:
+        """Remember a tool use whose result (in a later line) completes a fact."""
+        pending = self.c["pending"]
+        pending[tool_id] = entry
+        while len(pending) > PENDING_MAX:
+            del pending[next(iter(pending))]
 
     def _user(self, obj: dict[str, Any], where: int) -> None:
         if obj.get("isSidechain") is True:
@@ -596,6 +613,12 @@ class _Reader:
             if not isinstance(block, dict) or block.get("type") != "tool_result":
                 continue
             waiting = pending.pop(block.get("tool_use_id"), None) if isinstance(block.get("tool_use_id"), str) else None
+            if waiting is not None and waiting.get("kind") == "cmd":
+                if block.get("is_error") is True:
+                    error = _result_text(block.get("content")).strip()
+                    self.out.append({"k": "cmd_failed", "id": waiting["id"], "ts": _str(obj.get("timestamp")),
+                                     "command": waiting.get("command") or "", "error": self.redact(error, ERROR_CHARS)})
+                continue
             if waiting is None or block.get("is_error"):
                 continue
             task = result.get("task") if isinstance(result, dict) else None
@@ -668,6 +691,15 @@ def _first_session_id(path: str) -> str | None:
         return None
     value = obj.get("sessionId") if isinstance(obj, dict) else None
     return value if isinstance(value, str) else None
+
+
+def _result_text(content: Any) -> str:
+    """The text of a tool result's content (a string or a list of text blocks)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str))
+    return ""
 
 
 def _int(value: Any) -> int:

@@ -43,7 +43,7 @@ def probe(claude_env):
         json.dumps({"name": "probe", "version": "0.0.1", "description": "records hook-time facts"}))
     (root / "probe.py").write_text(PROBE)
     cmd = f'"{sys.executable}" -I "${{CLAUDE_PLUGIN_ROOT}}/probe.py"'
-    events = ["SessionStart", "UserPromptSubmit", "Stop", "SessionEnd"]
+    events = ["SessionStart", "UserPromptSubmit", "Stop", "SessionEnd", "PreCompact", "PostCompact", "SubagentStop"]
     (root / "hooks" / "hooks.json").write_text(json.dumps(
         {"hooks": {e: [{"hooks": [{"type": "command", "command": cmd, "timeout": 20}]}] for e in events}}))
     out = claude_env.root / "probe.jsonl"
@@ -125,3 +125,22 @@ def test_read_outside_the_project(claude_env):
     for label in ("outside", "elsewhere"):
         denied, body = results[label]
         assert denied and "requested permissions to read" in body and "marker" not in body, (label, body)
+def test_compaction_summary_reaches_subagent_stop_before_session_start_compact(claude_env, probe):
+    """Measured order of one /compact in 2.1.330: PreCompact, the compaction subagent's
+    SubagentStop (agent_type "", last_assistant_message = the summary), SessionStart `compact`,
+    then PostCompact (compact_summary). SessionStart cannot wait for PostCompact, so the
+    handoff that leads with what the summary dropped takes the summary from SubagentStop."""
+    env, args, records = probe
+    claude_env.api.compaction_summary = "The user asked to remember PELICAN."
+    sid = claude_env.prompt("first", extra_args=args, extra_env=env).session_id
+    claude_env.prompt("/compact keep the bird", resume=sid, extra_args=args, extra_env=env)
+    recs = [r for r in records() if r["session_id"] == sid]
+    seq = [(r["event"], r["source"] or r["input"].get("trigger") or r["input"].get("agent_type")) for r in recs]
+    i_pre = seq.index(("PreCompact", "manual"))
+    i_sub = seq.index(("SubagentStop", ""))
+    i_start = seq.index(("SessionStart", "compact"))
+    i_post = seq.index(("PostCompact", "manual"))
+    assert i_pre < i_sub < i_start < i_post, seq
+    assert recs[i_sub]["input"]["agent_type"] == ""
+    assert "PELICAN" in recs[i_sub]["input"]["last_assistant_message"], recs[i_sub]["input"]
+    assert "PELICAN" in recs[i_post]["input"]["compact_summary"], recs[i_post]["input"]

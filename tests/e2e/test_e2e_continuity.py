@@ -12,7 +12,9 @@ that one scenario's sessions never become another's "previous session here":
    rounds; the /clear heir gets OLD's handoff, the concurrent session must not.
 3. fork: ``--resume P --fork-session``; the fork names its parent, the parent lists the fork.
 4. budget: a 160k-token reply on a 200k-window model; the next prompt is told the level and the
-   advice, once.  In one process (``--input-format stream-json``, prompts sent one after the other
+   advice, once.
+5. thread: a task list and a decision, then ``/clear`` three times with a prompt in between; the
+   first request after the third still carries the task list, the goal, the decision and the chain.  In one process (``--input-format stream-json``, prompts sent one after the other
    as a user types them) and across ``--resume`` runs.
 """
 
@@ -30,7 +32,7 @@ from typing import Any, Callable
 
 import pytest
 
-from session_state.handoff import footer as handoff_footer
+from session_state.inject import footer as handoff_footer
 
 from .fakeapi import FakeAPI, Recorded, bash, text, tool_results, tool_use
 from .harness import ClaudeEnv, Run, first_model_request, python_on_path, read_jsonl, wait_for
@@ -47,6 +49,13 @@ DONE_SUBJECT = TASKS[0][0]
 DECISION, WHY = "use sqlite for the cache", "single user, no server"
 DECIDE_CMD = f'session-state decide "{DECISION}" --why "{WHY}"'
 PRECOMPACT_HEAD = "session-state: the summary must preserve"
+DROPPED_SUBJECT = TASKS[2][0]
+# Claude Code's summary, driven through the stand-in API: it keeps the goal and two tasks and
+# drops the third task and the decision, which the handoff must then lead with.
+SUMMARY_DROPPING = (f"1. Primary Request and Intent: plan the cache work.\n2. Current work: {ACTIVE_SUBJECT} "
+                    f"is in progress; {DONE_SUBJECT} is completed.")
+LEAD = "Not in Claude Code's summary above:"
+ALSO = "Also saved (the summary has these):"
 COMPACT_HEAD = "session-state handoff: the conversation was just compacted"
 
 # scenario 2
@@ -289,18 +298,24 @@ def _note_times(e2e_notes: list[str], name: str, steps: Steps) -> None:
 # 1. task list + decision, then /compact
 
 
+def planning_steps(tasks: list[tuple[str, str]], decide_cmd: str, closing: str) -> list:
+    """A scripted turn: create the tasks, start the second, finish the first, record a decision
+    through the Bash tool the way the skill says, then a closing text."""
+    steps = [tool_use("TaskCreate", {"subject": subj, "description": f"{subj} (e2e)", "activeForm": form})
+             for subj, form in tasks]
+    return steps + [tool_use("TaskUpdate", {"taskId": "2", "status": "in_progress"}),
+                    tool_use("TaskUpdate", {"taskId": "1", "status": "completed"}),
+                    bash(decide_cmd, "record the decision"),
+                    text(closing)]
+
+
 @pytest.fixture(scope="module")
 def compact(plug, e2e_notes):
     env = plug.project("compact")
     s = Steps()
     s.values["env"] = env
-    steps = [tool_use("TaskCreate", {"subject": subj, "description": f"{subj} (e2e)", "activeForm": form})
-             for subj, form in TASKS]
-    steps += [tool_use("TaskUpdate", {"taskId": "2", "status": "in_progress"}),
-              tool_use("TaskUpdate", {"taskId": "1", "status": "completed"}),
-              bash(DECIDE_CMD, "record the cache decision"),
-              text("Planned the cache work and recorded the decision.")]
-    plug.api.add_rule("compact: plan the cache work", steps)
+    plug.api.add_rule("compact: plan the cache work",
+                      planning_steps(TASKS, DECIDE_CMD, "Planned the cache work and recorded the decision."))
     # allow_tool_errors: the decide call is checked by its own test, the rest must go on.
     work = s.run("work", lambda: env.prompt("compact: plan the cache work", allowed_tools=["Bash", "TaskCreate", "TaskUpdate"],
                                             allow_tool_errors=True))
@@ -308,6 +323,7 @@ def compact(plug, e2e_notes):
         sid = work.session_id
         s.run("handoff_ready", lambda: require(wait_for(handoff_has(env, sid, ACTIVE_SUBJECT), STATE_WAIT_S),
                                                f"the handoff of {sid} never named {ACTIVE_SUBJECT!r}"))
+        plug.api.compaction_summary = SUMMARY_DROPPING
         s.run("compact", lambda: env.prompt("/compact keep the cache plan", resume=sid))
         s.run("after", lambda: env.prompt("compact: continue after the compaction", resume=sid))
     _note_times(e2e_notes, "compact", s)
@@ -375,7 +391,7 @@ def test_compaction_prompt_carries_precompact_instructions(compact):
     prompt = comp.requests[0].last_user_text
     handoff = str(env.session_dir(sid) / "handoff.toon")
     for needle in (PRECOMPACT_HEAD, f"- The task in hand: {ACTIVE_SUBJECT}",
-                   f"- The next step: continue: {ACTIVE_FORM}",
+                   f"- The next step: finish the task in progress: {ACTIVE_SUBJECT}",
                    f"[in_progress] {ACTIVE_SUBJECT}", f"That the full handoff is saved at {handoff}"):
         assert needle in prompt, f"{needle!r} not in the compaction request's prompt:\n{prompt[-3000:]}"
 
@@ -403,18 +419,32 @@ def test_after_compaction_handoff_has_task_status_next_step_and_path(compact):
     req, role, ctx = _after_compact_context(compact)
     assert role == "system", f"the handoff came as a {role!r} message\n" + describe(req)
     handoff = str(env.session_dir(sid) / "handoff.toon")
-    assert f"current_phase: {ACTIVE_SUBJECT}" in ctx, ctx
-    # the active task's row in active_todos: id, subject, status
-    assert re.search(rf'^\s*"2",{re.escape(ACTIVE_SUBJECT)},in_progress,', ctx, re.M), ctx
-    assert re.search(rf'^\s*next_step: "?continue: {re.escape(ACTIVE_FORM)}"?$', ctx, re.M), ctx
-    assert re.search(rf"completed_steps\[1\]: {re.escape(DONE_SUBJECT)}$", ctx, re.M), ctx
+    for needle in (f"[in_progress] {ACTIVE_SUBJECT}", f"[pending] {DROPPED_SUBJECT}", f"[completed] {DONE_SUBJECT}",
+                   f"finish the task in progress: {ACTIVE_SUBJECT}"):
+        assert needle in ctx, (needle, ctx)
     assert ctx.rstrip().endswith(handoff_footer(sid, Path(handoff))), ctx[-500:]
+    for noise in ("user_language", "to_agent", "tokens_reserved", "estimated with", "recent_checkpoints"):
+        assert noise not in ctx, (noise, ctx)
+
+
+def test_after_compaction_the_items_the_summary_dropped_come_first(compact):
+    """The stand-in API's summary drops the third task and the decision: the injected text leads
+    with both, and names what the summary kept only after them, briefly."""
+    comp = compact.need("compact")
+    summary = [r for r in comp.requests if r.kind == "compaction"]
+    assert summary and "Primary Request and Intent: plan the" in json.dumps(summary[0].reply), comp.describe()  # clipped record
+    req, role, ctx = _after_compact_context(compact)
+    body = ctx.split("\n", 1)[1].lstrip()
+    assert body.startswith(LEAD), ctx
+    lead, _, held = body.partition(ALSO)
+    assert f"[pending] {DROPPED_SUBJECT}" in lead and DECISION in lead and WHY in lead, ctx
+    assert ACTIVE_SUBJECT not in lead.split("Next step:")[0] and f"[in_progress] {ACTIVE_SUBJECT}" in held, ctx
 
 
 def test_after_compaction_handoff_has_the_decision(compact):
     comp = compact.need("compact")
     req, role, ctx = _after_compact_context(compact)
-    assert "decisions[1]{" in ctx and DECISION in ctx and WHY in ctx, ctx
+    assert f"{DECISION} — because {WHY}" in ctx, ctx
     prompt = comp.requests[0].last_user_text
     assert f"- Decisions (with reasons): {DECISION} ({WHY})" in prompt, prompt[-2000:]
 
@@ -516,12 +546,11 @@ def test_clear_heir_gets_the_old_handoff(clear):
         req = reqs[0]
         handoff = str(env.session_dir(old) / "handoff.toon")
         heads = [t for role, t in hook_contexts(req, "SessionStart")
-                 if role == "system" and t.startswith(f"{CLEAR_HEAD} ({old}): continue from here.")]
+                 if role == "system" and t.startswith(f"{CLEAR_HEAD} ({old}): this session continues its work.")]
         assert len(heads) == 1, f"round {rd['i']}: heir {new} of {old}\n" + describe(req)
         ctx = heads[0]
-        # TOON quotes a value holding a comma or a parenthesis
-        assert f'current_phase: "{rd["subject"]}"' in ctx, ctx
-        assert f'next_step: "continue: {rd["form"]}"' in ctx, ctx
+        assert f"[in_progress] {rd['subject']}" in ctx, ctx
+        assert f"finish the task in progress: {rd['subject']}" in ctx, ctx
         assert handoff_footer(old, Path(handoff)) in ctx, ctx
 
 
@@ -543,7 +572,7 @@ def test_concurrent_session_does_not_get_the_cleared_handoff(clear):
         for t in ours:
             assert t in sent, f"transcript context not in the request: {t!r}\n" + describe(req)
         old_handoff = str(env.session_dir(rd["old"]) / "handoff.toon")
-        content = (rd["subject"], rd["form"], CLEAR_HEAD, "task_context", "next_step", "current_phase")
+        content = (rd["subject"], rd["form"], CLEAR_HEAD, "Next step:", "Tasks:")
         leaked = [t for t in ours if any(x in t for x in content)]
         # a pointer at the old session must be exactly the content-free one
         about_old = [t for t in ours if rd["old"] in t or old_handoff in t]
@@ -559,7 +588,7 @@ def test_concurrent_session_never_gets_the_full_handoff(clear):
     for rd in _rounds(clear):
         fresh: Run = rd["fresh"]
         req = requests_of(fresh, fresh.session_id)[0]
-        full = [t for _, t in hook_contexts(req, "SessionStart") if CLEAR_HEAD in t or "task_context:" in t]
+        full = [t for _, t in hook_contexts(req, "SessionStart") if CLEAR_HEAD in t or "Tasks:" in t]
         assert not full, f"round {rd['i']}: the concurrent session got a handoff\n" + describe(req)
 
 
@@ -738,3 +767,58 @@ def test_no_hook_failed(plug, compact, clear, fork, budget):
         failed += [r.line for r in debug_hook_runs(dbg) if not r.ok]
     assert not bad and not lines and not failed, json.dumps({"attachments": bad, "errors": lines,
                                                              "failed": failed}, indent=1)[:6000]
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. the thread across three /clear
+
+THREAD_GOAL = "thread: plan the importer work for the billing service"
+THREAD_TASKS = [("Map the billing export columns", "Mapping the columns"),
+                ("Write the importer", "Writing the importer"),
+                ("Reconcile the March totals", "Reconciling the totals")]
+THREAD_DECISION, THREAD_WHY = "import with pandas chunks", "the exports reach 2 GB"
+
+
+@pytest.fixture(scope="module")
+def thread(plug, e2e_notes):
+    env = plug.project("thread")
+    s = Steps()
+    s.values["env"] = env
+    plug.api.add_rule(THREAD_GOAL, planning_steps(THREAD_TASKS, f'session-state decide "{THREAD_DECISION}" --why "{THREAD_WHY}"',
+                                                  "Planned the importer and recorded the decision."))
+    work = s.run("work", lambda: env.prompt(THREAD_GOAL, allowed_tools=["Bash", "TaskCreate", "TaskUpdate"]))
+    chain = [work.session_id] if isinstance(work, Run) else []
+    s.values["chain"] = chain
+    if chain:
+        s.run("handoff_ready", lambda: require(wait_for(handoff_has(env, chain[0], THREAD_TASKS[1][0]), STATE_WAIT_S),
+                                               "the first handoff never named the task in progress"))
+    for n in range(1, 4):
+        if len(chain) != n:
+            break
+        cleared = s.run(f"clear{n}", lambda: env.prompt("/clear", resume=chain[-1]))
+        if not isinstance(cleared, Run):
+            break
+        chain.append(cleared.session_id)
+        s.run(f"prompt{n}", lambda: env.prompt(f"thread: round {n} after the clear", resume=chain[-1]))
+    _note_times(e2e_notes, "thread", s)
+    return s
+
+
+def test_three_clears_keep_the_task_list_goal_decision_and_chain(thread):
+    """The model's first request after the third /clear (its first prompt) carries the original
+    task list with status, the goal, the decision and names the sessions before it."""
+    env = thread.values["env"]
+    after = thread.need("prompt3")
+    chain = thread.values["chain"]
+    assert len(chain) == 4 and len(set(chain)) == 4, chain
+    req = requests_of(after, chain[-1])[0]
+    heads = [t for role, t in hook_contexts(req, "SessionStart") if t.startswith(CLEAR_HEAD)]
+    assert len(heads) == 1, describe(req)
+    ctx = heads[0]
+    for needle in (f"[completed] {THREAD_TASKS[0][0]}", f"[in_progress] {THREAD_TASKS[1][0]}",
+                   f"[pending] {THREAD_TASKS[2][0]}", THREAD_GOAL, f"{THREAD_DECISION} — because {THREAD_WHY}",
+                   f"{chain[0]} (cleared) → {chain[1]} (cleared) → {chain[2]}"):
+        assert needle in ctx, (needle, ctx)
+    # and the third heir's own handoff carries the thread on to the next /clear or compaction
+    own = (env.session_dir(chain[-1]) / "handoff.toon").read_text(encoding="utf-8")
+    assert THREAD_TASKS[2][0] in own and THREAD_GOAL in own and f"{chain[2]} (cleared)" in own, own

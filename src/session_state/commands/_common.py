@@ -72,6 +72,9 @@ def project(args: argparse.Namespace) -> Path:
 def root(project_dir: Path) -> Path:
     """The project's state root; an error when no session has written state there yet."""
     found = paths.state_root(project_dir, create=False)
+    if found.is_symlink():  # never read state through a link (the hooks move it aside)
+        raise error(f"the state folder {found} is a symlink to {os.readlink(found)!r}; refused. "
+                    "The next hook moves it aside and starts a fresh one")
     if not paths.sessions_dir(found).is_dir() or not any(_session_dirs(found)):
         raise error(
             f"no session-state data in {found}; it is written by the plugin's hooks during a Claude Code session"
@@ -135,19 +138,19 @@ def session_id_of(folder: Path) -> str:
 
 
 def transcript_path(folder: Path) -> str | None:
-    """The transcript the hooks follow for this session (from the cursor, else the state)."""
-    from session_state import journal
+    """The transcript the hooks follow for this session (from the cursor, else the state), only
+    when it lies in Claude Code's projects folder: a stored path may have been planted."""
+    from session_state import journal, paths
 
     cursor = journal.load_cursor(folder) or {}
-    path = cursor.get("path")
-    if isinstance(path, str) and path:
+    path = paths.trusted_transcript(cursor.get("path"))
+    if path:
         return path
     try:
         data = json.loads((folder / paths.STATE).read_bytes())
     except (OSError, ValueError):
         return None
-    found = data.get("transcript_path") if isinstance(data, dict) else None
-    return found if isinstance(found, str) and found else None
+    return paths.trusted_transcript(data.get("transcript_path") if isinstance(data, dict) else None)
 
 
 def materialize(project_dir: Path, session_id: str, folder: Path, **kwargs: Any) -> Any:
@@ -168,12 +171,13 @@ def progress(label: str) -> Callable[[int, int], None] | None:
     """A progress callback drawing on the terminal, or None when stderr is not a terminal."""
     if not sys.stderr.isatty():
         return None
+    stream = getattr(sys.stderr, "unescaped", sys.stderr)  # its own \r redraws the line; the label is ours
 
     def show(done: int, total: int) -> None:
         end = "\n" if done >= total else ""
         pct = 100 if total <= 0 else min(100, done * 100 // total)
-        sys.stderr.write(f"\r{label}: {pct:3d}% ({done:,}/{total:,}){end}")
-        sys.stderr.flush()
+        stream.write(f"\r{label}: {pct:3d}% ({done:,}/{total:,}){end}")
+        stream.flush()
 
     return show
 
@@ -199,7 +203,10 @@ def validation_reason(exc: Exception) -> str:
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
-    """Plain aligned columns (no dependency for a dozen rows)."""
+    """Plain aligned columns (no dependency for a dozen rows); no cell can break its row."""
+    from session_state.inert import escape
+
+    rows = [[escape(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(c)) for w, c in zip(widths, row)]

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             raise CliError("give a TRANSCRIPT path or --session ID")
         path = find_transcript(session_id, project)
         if path is None:
-            raise CliError(f"no transcript found for session {session_id!r} (looked in the state store and {projects_dir()})")
+            raise CliError(f"no transcript found for session {session_id!r} (looked in the state store and {paths.claude_projects_dir()})")
     start = stored_cursor(project, session_id, path)
     cursor, _ = transcript.update(start, path, facts=False)
     if cursor.get("error") and not cursor.get("subagents"):
@@ -56,12 +56,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def projects_dir() -> Path:
-    from session_state import paths
-
-    return paths.claude_config_dir() / "projects"
-
-
 def find_transcript(session_id: str, project: Path) -> str | None:
     """The transcript of a session: the path its stored cursor names, else a search of projects/.
 
@@ -72,14 +66,14 @@ def find_transcript(session_id: str, project: Path) -> str | None:
 
     cursor_file = paths.session_dir(paths.state_root(project, create=False), session_id, create=False) / paths.CURSOR
     try:
-        stored = json.loads(cursor_file.read_bytes()).get("path")
-        if isinstance(stored, str) and os.path.isfile(stored):
+        stored = paths.trusted_transcript(json.loads(cursor_file.read_bytes()).get("path"))
+        if stored and os.path.isfile(stored):
             return stored
     except (OSError, ValueError, AttributeError):
         pass
     if not paths.safe_id(session_id) == session_id:
         return None  # never put an unsafe id into a glob pattern
-    root = projects_dir()
+    root = paths.claude_projects_dir()
     for hit in sorted(glob.glob(os.path.join(glob.escape(str(root)), "*", f"{session_id}.jsonl"))):
         return hit
     for hit in sorted(glob.glob(os.path.join(glob.escape(str(root)), "*", session_id, "subagents"))):
@@ -100,7 +94,10 @@ def stored_cursor(project: Path, session_id: str, path: str) -> dict[str, Any] |
 
 
 def render(result: dict[str, Any], cursor: dict[str, Any]) -> str:
-    """A few lines for people; anything not measured from a response says so."""
+    """A few lines for people; anything not measured from a response says so (the model id
+    and the path come from the transcript and its cursor: each is one inert line)."""
+    from session_state.inert import line
+
     window = result["context_window"]
     how_window = {
         "setting": "from your setting",
@@ -122,9 +119,9 @@ def render(result: dict[str, Any], cursor: dict[str, Any]) -> str:
         lines.append(f"Context: {context:,} of {window:,} tokens = {result['percent']}% [{result['level']}]{note}")
         lines.append(f"Room before auto-compaction: {result['tokens_to_autocompact']:,} tokens (compacts near {result['autocompact_at']:,}) [window {how_window}]")
     if result.get("model") and context is not None:
-        lines.append(f"Model: {result['model']}; last response wrote {result['output_tokens']:,} output tokens")
+        lines.append(f"Model: {line(result['model'])}; last response wrote {result['output_tokens']:,} output tokens")
     elif result.get("model"):
-        lines.append(f"Model: {result['model']}")
+        lines.append(f"Model: {line(result['model'])}")
     totals = result["totals"]
     subs = sum(1 for sub in cursor.get("subagents", {}).values() if sub.get("kind") == "subagents")
     with_subs = f" incl. {subs} subagent transcript{'s' * (subs != 1)}" if subs else ""
@@ -135,5 +132,5 @@ def render(result: dict[str, Any], cursor: dict[str, Any]) -> str:
     if result.get("compactions"):
         lines.append(f"Compactions so far: {result['compactions']}")
     if result.get("error"):
-        lines.append(f"Note: main transcript {result['transcript']}: {result['error']}")
+        lines.append(f"Note: main transcript {line(result['transcript'])}: {line(result['error'])}")
     return "\n".join(lines)

@@ -78,8 +78,8 @@ def _files(folder: Path, *, archived: bool) -> list[tuple[Path, bool]]:
 
     out = [(paths.checkpoints_dir(folder) / name, False) for name in checkpoints.names(folder)]
     if archived:
-        archive = paths.checkpoints_dir(folder) / paths.ARCHIVE
-        out += [(p, True) for p in sorted(archive.glob("*.json.gz"))]
+        archive = paths.archive_dir(folder)
+        out += [(archive / name, True) for name in checkpoints.archived_names(folder)]
     return out
 
 

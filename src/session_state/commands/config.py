@@ -94,10 +94,12 @@ def run_show(args: argparse.Namespace) -> int:
                 ["key", "value", "from", "meaning"],
             )
         )
+        from session_state.inert import line as one_line  # a value from the project's file
+
         for line in errors:
-            print(f"error: {line}")
+            print(f"error: {one_line(line)}")
         for line in ignored:
-            print(f"ignored: {line}")
+            print(f"ignored: {one_line(line)}")
     return 1 if errors else 0
 
 

@@ -48,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         _common.print_json({**decision.model_dump(mode="json"), "handoff": str(handoff_path) if handoff_path else None})
     else:
-        where = f"; handoff refreshed: {handoff_path}" if handoff_path else ""
-        print(f"recorded decision {decision.id} in {root / paths.DECISIONS}{where}")
+        from session_state.inert import line
+
+        where = f"; handoff refreshed: {line(str(handoff_path))}" if handoff_path else ""
+        print(f"recorded decision {decision.id} in {line(str(root / paths.DECISIONS))}{where}")
     return 0
 
 

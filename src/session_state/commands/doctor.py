@@ -72,10 +72,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         _common.print_json({"ok": not failed, "checks": [asdict(c) for c in checks]})
     else:
+        from session_state.inert import line  # details name paths and values from files
+
         for c in checks:
-            print(f"[{c.status.upper() if c.status == 'fail' else c.status:>4}] {c.name}: {c.detail}")
+            print(f"[{c.status.upper() if c.status == 'fail' else c.status:>4}] {c.name}: {line(c.detail)}")
             if c.fix and c.status != "ok":
-                print(f"       fix: {c.fix}")
+                print(f"       fix: {line(c.fix)}")
         print("something needs fixing (see FAIL above)" if failed else "all checks passed")
     return 1 if failed else 0
 

@@ -75,8 +75,12 @@ def run_show(args: argparse.Namespace) -> int:
         raise _common.error(f"{path} is not readable TOON ({str(exc)[:120]})") from exc
     if pkg is None:
         raise _common.error(f"no handoff yet for session {sid}; write one with `session-state handoff create`")
-    if args.format == "toon":
-        print(handoff.render_toon(pkg), end="")
+    if args.format == "toon":  # for a terminal: every string an inert line (the file keeps the exact data)
+        import toons
+
+        from session_state.inert import data as inert_data
+
+        print(toons.dumps(inert_data(handoff.as_data(pkg))))
     elif args.format == "md":
         print(handoff.render_markdown(pkg, path), end="")
     elif args.format == "json":
@@ -89,8 +93,10 @@ def run_show(args: argparse.Namespace) -> int:
             f"TOON saves {size['saving_percent']}% (token figures are estimates, {size['method']})"
         )
     else:
+        from session_state import inject
+
         cap = int(settings.load(project).get("inject_cap_chars", 9000))
-        print(handoff.injection(pkg, path, cap, heading=INJECT_HEADING))
+        print(inject.render(pkg, path, cap, heading=INJECT_HEADING))
     return 0
 
 
@@ -107,5 +113,7 @@ def run_create(args: argparse.Namespace) -> int:
             }
         )
     else:
-        print(result.handoff_path)
+        from session_state.inert import line
+
+        print(line(str(result.handoff_path)))
     return 0

@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         f"checkpoint bytes {_common.human_bytes(report.bytes_before)} → {_common.human_bytes(report.bytes_after)}"
         + (" (dry run: nothing changed)" if args.dry_run else "")
     )
+    from session_state.inert import line
+
     for path in report.deleted:
-        print(f"  {verb[1]}: {path}")
+        print(f"  {verb[1]}: {line(path)}")
     return 0

@@ -78,7 +78,9 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], message: str) -> int:
     if args.json:
         _common.print_json(data)
     else:
-        print(message)
+        from session_state.inert import line
+
+        print(line(message))
     return 0
 
 
@@ -88,7 +90,7 @@ def _restore(folder: Path, source: str | None, *, force: bool) -> tuple[str, Pat
     The checkpoint is chosen and validated before anything moves, so a bad `--from` or a session
     without checkpoints leaves the state file where it was. Returns None when there is nothing to do.
     """
-    from session_state import journal, state, store
+    from session_state import fsutil, journal, state, store
     from session_state.models import SessionState
 
     path = folder / paths.STATE
@@ -104,9 +106,10 @@ def _restore(folder: Path, source: str | None, *, force: bool) -> tuple[str, Pat
     if why is None:
         why = "restore requested"
         moved = folder / f"{paths.STATE}.replaced-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        fsutil.check_parent(path)
         os.replace(path, moved)
     elif path.exists():
-        moved = store.set_aside(path)
+        moved = store.set_aside(path, notice=False)  # this command's own message says where
     restored = cp.state.model_copy(deep=True)
     restored.status = "recovered"
     restored.recovered_from = cp.id
@@ -121,7 +124,7 @@ def _checkpoint(folder: Path, name: str | None) -> Any:
     """The named checkpoint (live or archived), else the latest valid one; errors say which failed."""
     import orjson
 
-    from session_state import checkpoints
+    from session_state import checkpoints, paths
     from session_state.models import Checkpoint
 
     if name is None:
@@ -133,8 +136,10 @@ def _checkpoint(folder: Path, name: str | None) -> Any:
     live = paths.checkpoints_dir(folder) / f"{stem}{paths.CHECKPOINT_SUFFIX}"
     archived = paths.checkpoints_dir(folder) / paths.ARCHIVE / f"{stem}{paths.CHECKPOINT_SUFFIX}.gz"
     for path, packed in ((live, False), (archived, True)):
-        if not path.exists():
+        if not os.path.lexists(path):
             continue
+        if not paths.inside_root(folder.parent.parent, path):
+            raise _common.error(f"checkpoint {stem} is a symlink or not a regular file inside the state root; left alone")
         try:
             raw = path.read_bytes()
             return Checkpoint.model_validate(orjson.loads(gzip.decompress(raw) if packed else raw))

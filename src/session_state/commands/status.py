@@ -32,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         _common.print_json(data)
     else:
-        print(render(data))
+        from session_state.inert import data as inert_data
+
+        print(render(inert_data(data)))
     return 0
 
 

@@ -38,7 +38,9 @@ def run(args: argparse.Namespace | None = None) -> int:
         line = render(json.loads(raw) if raw.strip() else {})
     except Exception:  # the bar must show something whatever arrives on stdin
         line = FALLBACK_LINE
-    sys.stdout.write(line + "\n")
+    from session_state.inert import escape  # the model name and folder come from its input
+
+    sys.stdout.write(escape(line) + "\n")
     sys.stdout.flush()
     return 0
 

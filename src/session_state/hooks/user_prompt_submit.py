@@ -16,7 +16,7 @@ def validate(payload: Any) -> dict[str, Any]:
 
 
 def handle(payload: dict[str, Any]) -> dict[str, Any] | None:
-    from session_state import journal, notices, output
+    from session_state import inert, journal, notices, output
     from session_state.hooks import turn
     from session_state.redact import redact_text
 
@@ -28,7 +28,7 @@ def handle(payload: dict[str, Any]) -> dict[str, Any] | None:
     turn.record_turn(payload, "UserPromptSubmit", where=where, spawn=False)
     user, model = notices.merge(notices.take(where.session_dir))
     if model:
-        return output.context("UserPromptSubmit", model[:9000], user)
+        return output.context("UserPromptSubmit", inert.block(model)[:9000], user)
     if user:
         return output.notice(user)
     return None
