@@ -4,7 +4,7 @@ Versions before issue 9 wrote `<project>/.claude/session-state/`. A repository c
 file under its folder, so that folder is never read on its own; the user imports it here, and
 only after three checks: it is owned by the user, nothing in it is a symlink or anything but a
 regular file or folder (each entry lstat-ed), and git tracks none of it (a tracked file came from
-the repository, not from this user's sessions). Every file imported is validated by its model
+the repository, not from this user's sessions; git runs hardened as in state.git_status). Every file imported is validated by its model
 and written afresh into the user's state folder; caches and markers are not carried over.
 """
 
@@ -83,14 +83,35 @@ def check(project: Path, legacy: Path) -> list[str]:
             problems.append(f"{path} is owned by uid {st.st_uid}, not you ({uid})")
     if problems:
         return problems
-    from session_state import gitsafe
-
-    tracked = gitsafe.tracked(project, paths.LEGACY_ROOT)
+    tracked = _tracked(project, paths.LEGACY_ROOT)
     if tracked is None:
         return ["could not ask git whether it tracks these files (git missing or too slow)"]
     if tracked:
         return [f"git tracks {len(tracked)} files in it (e.g. {tracked[0]}): they came with the repository, not from your sessions"]
     return []
+
+
+def _tracked(project: Path, relative: str) -> list[str] | None:
+    """Files under `relative` the project's git tracks; [] outside a repository; None if unknown.
+
+    git runs as state.git_status runs it (GIT_SAFETY, a scrubbed environment, a timeout): the
+    repository's own config must not choose a program to run.
+    """
+    import subprocess
+
+    from session_state import state
+
+    try:
+        done = subprocess.run(
+            ["git", *state.GIT_SAFETY, "ls-files", "-z", "--cached", "--", relative],
+            cwd=str(project), env=state.git_env(project), stdin=subprocess.DEVNULL, capture_output=True,
+            timeout=state.GIT_TIMEOUT_S * 5,
+        )
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return [] if b"not a git repository" in done.stderr else None
+    return [name for name in done.stdout.decode("utf-8", "replace").split("\0") if name]
 
 
 def _walk(top: Path) -> list[Path]:
