@@ -146,14 +146,22 @@ def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     window, window_source = context_window(cursor, settings)
     last = cursor.get("last_usage")
     last = last if isinstance(last, dict) else None
+    side = cursor.get("side_usage")
     compacted = bool(cursor.get("compacted"))
     context: int | None
+    answered = last  # the response the context was read from
     if compacted:
         context = cursor.get("post_tokens") if isinstance(cursor.get("post_tokens"), int) else None
         context_source = "compaction" if context is not None else "unknown after compaction"
     elif last is not None:
         context = sum(_count(last.get(k)) for k in ("input", "cache_creation", "cache_read"))
         context_source = "response"
+    elif isinstance(side, dict):
+        # A subagent's own transcript (every usage line a sidechain) has no main chain: its own
+        # latest response is its context, as `ccusage statusline` reports it.
+        answered = side
+        context = sum(_count(side.get(k)) for k in ("input", "cache_creation", "cache_read"))
+        context_source = "subagent response"
     else:
         context, context_source = None, "no response yet"
     exact = context * 100 / window if context is not None else None
@@ -161,7 +169,6 @@ def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     thresholds = settings.get("thresholds") or {}
     limit = autocompact_at(window, settings)
     totals = cursor.get("totals") or {}
-    side = cursor.get("side_usage")
     selected = cursor.get("model_selected")
     model = (last or {}).get("model") or (side or {}).get("model")
     if isinstance(selected, str) and (
@@ -176,18 +183,13 @@ def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
         "percent": percent,
         "level": level_for(exact, thresholds if isinstance(thresholds, dict) else {}),
         "model": model,
-        "output_tokens": _count((last or {}).get("output")),
+        "output_tokens": _count((answered or {}).get("output")),
         "compacted": compacted,
         "compactions": _count(cursor.get("compactions")),
         "autocompact_at": limit,
         "tokens_to_autocompact": max(limit - context, 0) if context is not None else None,
         "totals": {k: _count(totals.get(k)) for k in _TOTAL_KEYS},
     }
-    if cursor.get("kind", "main") != "main" or (last is None and isinstance(side, dict)):
-        # A subagent transcript has no main chain: its own latest line is its context.
-        budget["sidechain_context_tokens"] = (
-            sum(_count(side.get(k)) for k in ("input", "cache_creation", "cache_read")) if isinstance(side, dict) else None
-        )
     agents = cursor.get("agent_files_totals") or {}
     if any(_count(agents.get(k)) for k in _TOTAL_KEYS):
         budget["agent_files_totals"] = {k: _count(agents.get(k)) for k in _TOTAL_KEYS}

@@ -108,14 +108,13 @@ def render(result: dict[str, Any], cursor: dict[str, Any]) -> str:
     }.get(result["window_source"], result["window_source"])
     context = result["context_tokens"]
     lines = []
-    side = result.get("sidechain_context_tokens")
-    if context is None and side is not None:
-        lines.append(f"Context: {side:,} of {window:,} tokens = {side * 100 / window:.1f}% (a subagent transcript: no main chain, its own latest response)")
-    elif context is None:
+    if context is None:
         why = "compacted, no response since" if result["compacted"] else "no response yet"
         lines.append(f"Context: unknown ({why}) of {window:,} tokens [{how_window}]")
     else:
         note = " (estimate: Claude Code's post-compaction count; exact after the next response)" if result["compacted"] else ""
+        if result["context_source"] == "subagent response":
+            note = " (a subagent transcript: no main chain, its own latest response)"
         lines.append(f"Context: {context:,} of {window:,} tokens = {result['percent']}% [{result['level']}]{note}")
         lines.append(f"Room before auto-compaction: {result['tokens_to_autocompact']:,} tokens (compacts near {result['autocompact_at']:,}) [window {how_window}]")
     if result.get("model") and context is not None:
