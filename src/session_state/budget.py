@@ -16,6 +16,8 @@ import os
 import time
 from typing import Any
 
+from session_state import forecast
+
 SMALL_WINDOW = 200_000
 LARGE_WINDOW = 1_000_000
 # Claude Code's effective window is window − 20,000 (its debug log: effectiveWindow 180000 /
@@ -190,6 +192,12 @@ def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
         "tokens_to_autocompact": max(limit - context, 0) if context is not None else None,
         "totals": {k: _count(totals.get(k)) for k in _TOTAL_KEYS},
     }
+    ahead = forecast.turns_left(
+        forecast.growths(cursor.get("turns"), context), budget["tokens_to_autocompact"]
+    )
+    budget["turns_to_autocompact"] = ahead["turns"] if ahead else None
+    if ahead:
+        budget["turns_forecast"] = ahead
     agents = cursor.get("agent_files_totals") or {}
     if any(_count(agents.get(k)) for k in _TOTAL_KEYS):
         budget["agent_files_totals"] = {k: _count(agents.get(k)) for k in _TOTAL_KEYS}

@@ -33,6 +33,18 @@ class Thresholds(BaseModel):
         return self
 
 
+class ModelPrice(BaseModel):
+    """One model's rates in USD per million tokens (the shape of data/prices.json)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_write_5m: float = Field(ge=0)
+    cache_write_1h: float = Field(ge=0)
+    cache_read: float = Field(ge=0)
+
+
 class Config(BaseModel):
     """Every setting, its default and what it accepts; `session-state config show` prints them."""
 
@@ -50,6 +62,9 @@ class Config(BaseModel):
     available_tokens_floor: int = Field(30000, ge=0, description="flag handoffs with fewer tokens left")
     stop_block_at_critical: bool = Field(False, description="at critical, Stop blocks once to update the handoff")
     redact_extra: list[str] = Field(default_factory=list, description="extra regexes to redact")
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict, description="USD per million tokens by model id prefix, over the shipped table"
+    )
 
     @field_validator("redact_extra")
     @classmethod
@@ -60,6 +75,11 @@ class Config(BaseModel):
             except re.error as exc:
                 raise ValueError(f"{pattern!r} is not a valid regular expression ({exc})") from exc
         return value
+
+
+# Keys a repository may not set: the project folder is untrusted, and what a session appears to
+# cost is the user's to decide.
+USER_ONLY = ("prices",)
 
 
 class ConfigError(Exception):
@@ -79,6 +99,11 @@ def _accepted(field: str) -> str:
         return "numbers between 0 and 100 with monitor < warning < critical"
     if field == "redact_extra":
         return "a list of regular expressions"
+    if field.startswith("prices"):
+        return (
+            'an object of model id prefix -> {"input", "output", "cache_write_5m", "cache_write_1h", '
+            '"cache_read"}: numbers ≥ 0, USD per million tokens'
+        )
     annotation = info.annotation
     args = [a for a in getattr(annotation, "__args__", (annotation,)) if a is not type(None)]
     words = " or ".join(_TYPE_WORDS.get(a, str(a)) for a in args)
@@ -152,6 +177,9 @@ def resolve(project: Path) -> tuple[dict[str, Any], dict[str, str], list[str]]:
     for source, (good, errs) in layers:
         errors += errs
         for key, value in good.items():
+            if key in USER_ONLY and source == settings.project_config_path(project):
+                errors.append(f"{source}: key {key!r} is read from your own config only (a repository must not set it); ignored")
+                continue
             if key == "thresholds":
                 merged = {**values["thresholds"], **value}
                 try:

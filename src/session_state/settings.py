@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "available_tokens_floor": 30000,
     "stop_block_at_critical": False,
     "redact_extra": [],
+    "prices": {},
 }
 
 PROJECT_FILE = ".claude/session-state.json"

@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from session_state import budget, paths, settings, transcript
+    from session_state import budget, paths, pricing, settings, transcript
     from session_state.cli import CliError
 
     project = paths.project_dir()
@@ -46,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
     cursor, _ = transcript.update(start, path, facts=False)
     if cursor.get("error") and not cursor.get("subagents"):
         raise CliError(f"cannot read transcript {path}: {cursor['error']}")
-    result = budget.compute(cursor, settings.load(project))
+    conf = settings.load(project)
+    result = budget.compute(cursor, conf)
+    result.update(pricing.session_cost(cursor, conf))
     result["transcript"] = path
     result["session_id"] = session_id
     if args.json:
