@@ -93,6 +93,31 @@ def test_every_ccusage_session_totals(isolated: Path, monkeypatch: pytest.Monkey
     assert len(sessions) == 84
 
 
+def test_every_ccusage_session_cost(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """USD per session and per model within 1% of ccusage 20.0.24 (which prices 1 h cache writes
+    apart, as the shipped table does): 84 of 84 sessions, 93 of 93 model rows."""
+    root = corpus()
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(root))
+    sessions = json.loads((root / "expected" / "ccusage-20.0.24-session.json").read_text())["sessions"]
+    sessions_ok, rows, rows_ok, wrong = 0, 0, 0, []
+    for session in sessions:
+        got = budget_json("--session", session["sessionId"])
+        assert got["cost_source"].startswith("price table"), "the corpus predates cost-state lines"
+        if abs(got["cost_usd"] - session["totalCost"]) <= 0.01 * session["totalCost"]:
+            sessions_ok += 1
+        else:
+            wrong.append((session["sessionId"], got["cost_usd"], session["totalCost"]))
+        for model in session["modelBreakdowns"]:
+            rows += 1
+            mine = got["cost_by_model"].get(model["modelName"])
+            if mine is not None and abs(mine - model["cost"]) <= 0.01 * model["cost"]:
+                rows_ok += 1
+            else:
+                wrong.append((session["sessionId"], model["modelName"], mine, model["cost"]))
+    assert wrong == []
+    assert (sessions_ok, len(sessions), rows_ok, rows) == (84, 84, 93, 93)
+
+
 FIGURES = (
     "offset", "skipping", "bad_lines", "long_lines", "last_usage", "side_usage", "compacted",
     "post_tokens", "compactions", "last_compaction", "model_selected", "max_context",

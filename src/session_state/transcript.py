@@ -524,12 +524,11 @@ class _Reader:
         """A typed prompt ends the previous turn: keep how much that turn grew the context."""
         c = self.c
         turns = c["turns"]
-        now = None
-        if c["compacted"]:
-            now = c["post_tokens"]
-        elif c["last_usage"] is not None:
-            last = c["last_usage"]
-            now = last["input"] + last["cache_creation"] + last["cache_read"]
+        if c["compacted"]:  # no response since the compaction: nothing grew yet
+            turns["at"] = c["post_tokens"]
+            return
+        last = c["last_usage"]
+        now = last["input"] + last["cache_creation"] + last["cache_read"] if last is not None else None
         if now is not None and turns["at"] is not None:
             turns["deltas"] = [*turns["deltas"], now - turns["at"]][-TURN_DELTAS:]
         turns["at"] = now
