@@ -303,3 +303,15 @@ def test_the_auto_compaction_point_matches_the_compactions_in_the_corpus() -> No
     point = budget.autocompact_at(200_000, conf())
     # a turn can overshoot the point before the check runs; it never fires below it
     assert all(point <= pre <= point + 5_000 for pre in seen), (point, sorted(seen))
+
+
+def test_claude_codes_reported_context_wins_and_says_which_source(tmp_path: Path) -> None:
+    cursor = cursor_for(tmp_path, asst(1, 1, 0, 50_000))
+    mine = budget.compute(cursor, conf())
+    block = {"context_window_size": 200_000, "used_percentage": 60, "total_input_tokens": 9_000_000}
+    theirs = budget.with_reported(mine, block, conf(), "hook input", cursor["turns"])
+    assert (mine["context_tokens"], mine["context_source"]) == (50_001, "response")
+    assert (theirs["context_tokens"], theirs["context_source"], theirs["level"]) == (120_000, "hook input", "monitor")
+    assert theirs["tokens_to_autocompact"] == 47_000
+    for unusable in (None, "x", {"used_percentage": 60}, {"context_window_size": 0, "used_percentage": 1}, {"context_window_size": 200_000}):
+        assert budget.with_reported(mine, unusable, conf(), "hook input") is mine

@@ -186,4 +186,4 @@ def test_forecast_resets_at_each_compaction(tmp_path: Path) -> None:
 def test_no_forecast_before_two_turns() -> None:
     assert forecast.turns_left([5_000], 100_000) is None
     assert forecast.turns_left([5_000, 5_000], None) is None
-    assert forecast.phrase(forecast.turns_left([5_000, 5_000], 1_000)) == "auto-compaction is likely on the next turn"
+    assert forecast.phrase(forecast.turns_left([5_000, 5_000], 1_000)) == "auto-compaction likely during the next turn"

@@ -206,6 +206,64 @@ def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     return budget
 
 
+def with_reported(
+    current: dict[str, Any], block: Any, settings: dict[str, Any], source: str, turns: Any = None
+) -> dict[str, Any]:
+    """`current` with Claude Code's own context figures in place of the transcript's, if usable.
+
+    `block` is a `context_window` object as the status line JSON carries it (and as a newer
+    hook input may): `current_usage` (input + cache figures of the latest call) or else
+    `used_percentage`, with `context_window_size`. Claude Code measured them, so they win;
+    `context_source` names `source`. Its `total_input_tokens` was a session sum before 2.1.132
+    and is never read as the context. Without usable figures `current` is returned unchanged.
+    """
+    if not isinstance(block, dict):
+        return current
+    size = block.get("context_window_size")
+    if not _number(size) or size <= 0:
+        return current
+    window = int(size)
+    override = settings.get("context_window")
+    if isinstance(override, int) and not isinstance(override, bool) and override > 0:
+        window = override
+    context: float | None = None
+    usage = block.get("current_usage")
+    if isinstance(usage, dict):
+        parts = [usage.get(k) for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")]
+        if all(_number(p) for p in parts):
+            context = sum(parts)
+    used = block.get("used_percentage")
+    if context is None and _number(used):
+        context = used * size / 100
+    if context is None:
+        return current
+    tokens = int(context)
+    exact = context * 100 / window
+    limit = autocompact_at(window, settings)
+    thresholds = settings.get("thresholds") or {}
+    room = max(limit - tokens, 0)
+    ahead = forecast.turns_left(forecast.growths(turns, tokens), room)
+    result = {k: v for k, v in current.items() if k != "turns_forecast"}
+    result.update(
+        context_tokens=tokens,
+        context_source=source,
+        context_window=window,
+        window_source="setting" if window != int(size) else source,
+        percent=round(exact, 1),
+        level=level_for(exact, thresholds if isinstance(thresholds, dict) else {}),
+        autocompact_at=limit,
+        tokens_to_autocompact=room,
+        turns_to_autocompact=ahead["turns"] if ahead else None,
+    )
+    if ahead:
+        result["turns_forecast"] = ahead
+    return result
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 

@@ -71,6 +71,6 @@ def phrase(forecast: dict[str, Any] | None) -> str | None:
         return None
     turns, low, high = forecast["turns"], forecast["low"], forecast["high"]
     if turns <= 0:
-        return "auto-compaction is likely on the next turn"
+        return "auto-compaction likely during the next turn"
     span = f" ({low}–{high})" if low != high else ""
-    return f"about {turns} turn{'s' * (turns != 1)} left before auto-compaction{span}"
+    return f"about {turns} turn{'s' * (turns != 1)} left{span}"
