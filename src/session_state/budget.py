@@ -16,7 +16,7 @@ import os
 import time
 from typing import Any
 
-from session_state import forecast
+from session_state import forecast, pricing
 
 SMALL_WINDOW = 200_000
 LARGE_WINDOW = 1_000_000
@@ -198,6 +198,7 @@ def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     budget["turns_to_autocompact"] = ahead["turns"] if ahead else None
     if ahead:
         budget["turns_forecast"] = ahead
+    budget.update(pricing.session_cost(cursor, settings))
     agents = cursor.get("agent_files_totals") or {}
     if any(_count(agents.get(k)) for k in _TOTAL_KEYS):
         budget["agent_files_totals"] = {k: _count(agents.get(k)) for k in _TOTAL_KEYS}
@@ -299,6 +300,8 @@ def record(session_dir: str | os.PathLike[str], budget: dict[str, Any], event: s
         "window": budget.get("context_window"),
         "percent": budget.get("percent"),
         "level": level if isinstance(level, str) else "unknown",
+        "turns_left": budget.get("turns_to_autocompact"),
+        "cost_usd": budget.get("cost_usd"),
     }
     if crossed:
         entry["crossed"] = crossed

@@ -54,10 +54,11 @@ def turns_left(growth: list[int], room: int | None) -> dict[str, Any] | None:
     mean = sum(samples) / len(samples)
     fast = quantile(samples, HIGH_Q)
     slow = quantile(samples, LOW_Q)
-    return {
-        "turns": int(room // mean),
-        "low": int(room // fast),
-        "high": int(room // slow),
+    turns = int(room // mean)
+    return {  # one outlier can lift the mean above the 90th percentile: the range holds the forecast
+        "turns": turns,
+        "low": min(int(room // fast), turns),
+        "high": max(int(room // slow), turns),
         "growth_mean": int(mean),
         "growth_median": int(quantile(samples, 0.5)),
         "growth_high": int(fast),

@@ -44,6 +44,8 @@ class UsageRecord(Open):
     window: int | None = None
     percent: float | None = None
     level: str
+    turns_left: int | None = None
+    cost_usd: float | None = None
     crossed: list[str] | None = None
 
 

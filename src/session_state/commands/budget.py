@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from session_state import budget, paths, pricing, settings, transcript
+    from session_state import budget, paths, settings, transcript
     from session_state.cli import CliError
 
     project = paths.project_dir()
@@ -46,9 +46,7 @@ def run(args: argparse.Namespace) -> int:
     cursor, _ = transcript.update(start, path, facts=False)
     if cursor.get("error") and not cursor.get("subagents"):
         raise CliError(f"cannot read transcript {path}: {cursor['error']}")
-    conf = settings.load(project)
-    result = budget.compute(cursor, conf)
-    result.update(pricing.session_cost(cursor, conf))
+    result = budget.compute(cursor, settings.load(project))
     result["transcript"] = path
     result["session_id"] = session_id
     if args.json:
@@ -98,6 +96,8 @@ def stored_cursor(project: Path, session_id: str, path: str) -> dict[str, Any] |
 def render(result: dict[str, Any], cursor: dict[str, Any]) -> str:
     """A few lines for people; anything not measured from a response says so (the model id
     and the path come from the transcript and its cursor: each is one inert line)."""
+    from session_state import forecast
+    from session_state.commands import status
     from session_state.inert import line
 
     window = result["context_window"]
@@ -119,6 +119,16 @@ def render(result: dict[str, Any], cursor: dict[str, Any]) -> str:
             note = " (a subagent transcript: no main chain, its own latest response)"
         lines.append(f"Context: {context:,} of {window:,} tokens = {result['percent']}% [{result['level']}]{note}")
         lines.append(f"Room before auto-compaction: {result['tokens_to_autocompact']:,} tokens (compacts near {result['autocompact_at']:,}) [window {how_window}]")
+    turns = forecast.phrase(result.get("turns_forecast"))
+    if turns and context is not None:
+        growth = result["turns_forecast"]
+        lines.append(
+            f"Turns before auto-compaction: {turns} (context growth per turn over the last {growth['basis']}: "
+            f"mean {growth['growth_mean']:,}, 90th percentile {growth['growth_high']:,} tokens)"
+        )
+    cost = status.cost_line(result)
+    if cost:
+        lines.append(f"Cost: {cost}")
     if result.get("model") and context is not None:
         lines.append(f"Model: {line(result['model'])}; last response wrote {result['output_tokens']:,} output tokens")
     elif result.get("model"):
