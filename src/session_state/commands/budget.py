@@ -24,6 +24,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("transcript", nargs="?", help="path of a transcript (.jsonl)")
     parser.add_argument("--session", metavar="ID", help="session id (found via the state store or ~/.claude/projects)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also split the context by component (system prompt, tools, memory, skills, messages...): "
+        "estimates scaled to the exact total; reads the whole transcript (in --json as `breakdown`)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -49,11 +55,43 @@ def run(args: argparse.Namespace) -> int:
     result = budget.compute(cursor, settings.load(project))
     result["transcript"] = path
     result["session_id"] = session_id
+    if args.breakdown:
+        from session_state import breakdown
+
+        result["breakdown"] = breakdown.compute(path, result)
     if args.json:
         print(json.dumps(result, separators=(", ", ": ")))
     else:
         print(render(result, cursor))
+        if args.breakdown:
+            print(render_breakdown(result["breakdown"]))
     return 0
+
+
+def render_breakdown(found: dict[str, Any]) -> str:
+    """A table for people: each component, its share, the message kinds, the largest tool results."""
+    total = found.get("total")
+    cats = found["categories"]
+    whole = sum(c["tokens"] for c in cats) or 1
+    lines = [f"Where the context goes (estimates, {found['method']}; {found['source']}):"]
+    for cat in cats:
+        lines.append(f"  {cat['name']:<20} {cat['tokens']:>10,}  {cat['tokens'] * 100 / whole:5.1f}%")
+        for part in cat.get("parts", []) + cat.get("servers", []):
+            lines.append(f"    {part['name']:<30} {part['tokens']:>10,}")
+    if found.get("largest_tool_results"):
+        lines.append("  Largest tool results:")
+        lines += [f"    {r['tokens']:>8,}  {r['name']}" for r in found["largest_tool_results"]]
+    if total is None:
+        lines.append("  (no exact total yet: the parts are unscaled estimates)")
+    theirs = found.get("claude_code_context")
+    if theirs:
+        from session_state import breakdown
+
+        lines.append(f"Beside Claude Code's own /context of {theirs['timestamp']} (total {theirs['total']:,}; also estimates):")
+        for row in breakdown.against_context(found):
+            diff = "" if row["error_pct"] is None else f"  {row['error_pct']:+.0f}%"
+            lines.append(f"  {row['category']:<20} ours {row['ours']:>10,}  /context {row['context']:>10,}{diff}")
+    return "\n".join(lines)
 
 
 def find_transcript(session_id: str, project: Path) -> str | None:
