@@ -33,6 +33,10 @@ ORJSON_AT = 1 << 20  # pending bytes above which orjson's import pays for itself
 DEDUP_WINDOW = 32  # recent (message.id, requestId) keys kept; in the corpus duplicates are adjacent
 SUB_DEDUP_WINDOW = 8  # per subagent file: a session may have hundreds, all inside cursor.json
 TURN_DELTAS = 12  # context growth of the latest turns since the last compaction (forecast.py)
+# Claude Code writes a line's type and a tool result's block type within its first few hundred
+# bytes; looking only there keeps megabyte tool results from being scanned again (a line this
+# test misses is parsed, which decides the same way, only slower).
+HEAD_BYTES = 4096
 PENDING_MAX = 64  # tool_use ids waiting for their result (TaskCreate ids come in the result)
 FOREIGN_MAX = 2048  # 2.0.x agent files known to belong to other sessions
 PROMPT_CHARS = 2000
@@ -378,22 +382,25 @@ class _Reader:
             return None
 
     def _line(self, data: bytes, line_start: int, line_end: int, base: int) -> None:
-        raw = data[line_start:line_end]
+        find = data.find  # bounded searches: a tool result can be megabytes, copy it only if needed
+        head = min(line_end, line_start + HEAD_BYTES)
         if (
-            b'"tool_result"' in raw
-            and b'"type":"user"' in raw
-            and b'"type":"assistant"' not in raw
+            find(b'"tool_result"', line_start, head) >= 0
+            and find(b'"type":"user"', line_start, head) >= 0
+            and find(b'"type":"assistant"', line_start, head) < 0
         ):  # a tool result is no turn boundary; it matters only when it answers a pending TaskCreate or a failed Bash command
             pending = self.c.get("pending") if self.facts else None
-            answered = [key for key in pending or () if key.encode() in raw]
+            answered = [key for key in pending or () if find(key.encode(), line_start, line_end) >= 0]
             if not answered:
                 return
-            if b'"is_error":true' not in raw and b'"is_error": true' not in raw:  # succeeded: forget it unparsed
+            failed = find(b'"is_error":true', line_start, line_end) >= 0 or find(b'"is_error": true', line_start, line_end) >= 0
+            if not failed:  # succeeded: forget it unparsed
                 for key in answered:
                     if pending[key].get("kind") == "cmd":
                         del pending[key]
                 if all(key not in pending for key in answered):
                     return
+        raw = data[line_start:line_end]
         obj = self._parse(raw)
         if not isinstance(obj, dict):
             return
