@@ -33,7 +33,7 @@ DEFAULT_CORPORA = (SHARED / "transcripts" / "projects", SHARED / "transcripts-mo
 
 
 def main_files(folders: list[Path]) -> list[Path]:
-    """Main transcripts: not in a subagents/ folder, not a 2.0.x agent-*.jsonl."""
+    """Main transcripts: not in a subagents/ or agents/ folder, not a 2.0.x agent-*.jsonl."""
     return sorted(
         p
         for folder in folders
@@ -58,7 +58,7 @@ def events(path: Path) -> list[tuple[int, str, int | None]]:
                 continue
             if not isinstance(obj, dict):
                 continue
-            if obj.get("type") == "user" and transcript._starts_turn(obj):
+            if obj.get("type") == "user" and transcript.starts_turn(obj):
                 out.append((start, "prompt", None))
             elif obj.get("subtype") == "compact_boundary" and obj.get("isSidechain") is not True:
                 meta = obj.get("compactMetadata") or {}
@@ -158,7 +158,7 @@ def main() -> int:
     product = score([(r["actual"], r["product"]) for r in rows])
     oracle = score([(r["actual"], r["oracle"]) for r in rows if r.get("oracle")])
     default = score([(r["actual"], r["product"]) for r in rows if r["default_threshold"]])
-    moved = {r["compaction"] for r in rows if not r["default_threshold"]}
+    moved = {(r["file"], r["compaction"]) for r in rows if not r["default_threshold"]}
     result = {
         "auto_compactions": autos,
         "with_forecasts": compactions,

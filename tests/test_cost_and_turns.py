@@ -6,27 +6,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from session_state import budget, config, forecast, pricing, settings, transcript
+from session_state import budget, config, forecast, pricing, transcript
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_budget import FIXTURES, SID, clean_env, conf  # noqa: E402,F401 - clean_env is autouse
 from test_transcript import asst, boundary, line, user, write  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-FIXTURES = REPO / "tests" / "fixtures" / "transcripts"
-SID = "11111111-2222-4333-8444-555555555555"
-
-
-def conf(**over: Any) -> dict[str, Any]:
-    return {**settings.DEFAULTS, **over}
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CLAUDE_AUTOCOMPACT_PCT_OVERRIDE", raising=False)
 
 
 def cost_state(total: float, models: dict[str, float], unknown: bool = False) -> bytes:
@@ -90,6 +77,14 @@ def test_cost_state_lines_are_claude_codes_own_figure_and_the_latest_wins(tmp_pa
     assert (got["cost_usd"], got["cost_source"]) == (0.061776, "cost-state")
     assert got["cost_by_model"] == {"claude-opus-5-5": 0.061776}
     assert got["unpriced_models"] == ["claude-opus-5-5"]  # the table has no 5.x price: never guessed
+
+
+def test_a_real_2_1_330_session_costs_what_the_cli_reported() -> None:
+    """Its three runs (-p, --resume, /context) each wrote cost-state; the CLI's JSON result said $0.19172."""
+    path = next((FIXTURES / "cli-2.1.330-context").glob("*.jsonl"))
+    cursor, _ = transcript.update(None, path, facts=False)
+    got = budget.compute(cursor, conf())
+    assert (got["cost_usd"], got["cost_source"], got["cost_by_model"]) == (0.19172, "cost-state", {"claude-opus-5-5": 0.19172})
 
 
 def test_a_model_without_a_price_has_no_cost_rather_than_a_guess(tmp_path: Path) -> None:

@@ -409,7 +409,7 @@ class _Reader:
         if kind == "assistant":
             self._assistant(obj, where)
         elif kind == "user":
-            if self.c["kind"] == "main" and _starts_turn(obj):
+            if self.c["kind"] == "main" and starts_turn(obj):
                 self._turn_boundary()
             if self.facts:
                 self._user(obj, where)
@@ -779,7 +779,7 @@ def _result_text(content: Any) -> str:
     return ""
 
 
-def _starts_turn(obj: dict[str, Any]) -> bool:
+def starts_turn(obj: dict[str, Any]) -> bool:
     """A main-chain user line that the user typed (not a tool result, command, summary or meta)."""
     if obj.get("isSidechain") is True or obj.get("isMeta") or obj.get("isCompactSummary"):
         return False

@@ -1,4 +1,5 @@
-"""`budget --breakdown` against Claude Code's own `/context`, run in the real CLI on the same session.
+"""`budget --breakdown` against Claude Code's own `/context`, run in the real CLI on the same session
+(and the session's cost against what the CLI reports).
 
 The stand-in API reports usage as request bytes / 4, the same measure its count_tokens gives
 /context, so both sides split one total. What this checks is how each attributes that total to
@@ -33,7 +34,7 @@ BOUNDS = {  # measured 2026-11-30: −23.5, +17.4, −44.2, +11.1, −30.2, +0.9
 SOURCE = REPO_ROOT / "src" / "session_state" / "budget.py"  # a real file for the tool to read
 
 
-def make_session(claude_env) -> Path:
+def make_session(claude_env) -> tuple[Path, float]:
     """CLAUDE.md, a custom agent, a project skill, one Bash call that reads a code file, /context."""
     project = claude_env.project
     (project / "CLAUDE.md").write_text("# Project rules\n\nAlways write tests first. Use Python 3.11. The build runs with `make`.\n" * 20)
@@ -53,17 +54,18 @@ def make_session(claude_env) -> Path:
     claude_env.prompt("now summarise what you saw in two words", resume=sid)
     shown = claude_env.prompt("/context", resume=sid)
     assert shown.json.get("local_command") == "context", shown.describe()
-    return claude_env.transcript(sid)
+    return claude_env.transcript(sid), shown.json["total_cost_usd"]
 
 
 def test_breakdown_matches_context_within_the_stated_error(claude_env, e2e_notes, monkeypatch, tmp_path):
-    path = make_session(claude_env)
+    path, cli_cost = make_session(claude_env)
     monkeypatch.setenv("SESSION_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("SESSION_STATE_USER_CONFIG", str(tmp_path / "none.json"))
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert cli.main(["budget", "--json", "--breakdown", str(path)]) == 0
     result = json.loads(out.getvalue())
+    assert (result["cost_usd"], result["cost_source"]) == (cli_cost, "cost-state")  # what the CLI itself reported
     found = result["breakdown"]
     used = [c for c in found["categories"] if c["name"] not in ("Free space", "Autocompact buffer")]
     assert sum(c["tokens"] for c in used) == result["context_tokens"]  # the parts sum to the exact total
