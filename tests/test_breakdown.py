@@ -44,6 +44,8 @@ def test_a_2_1_330_transcript_is_split_like_context_and_sums_to_the_usage_total(
     assert {p["name"] for p in messages["parts"]} >= {"tool results", "user text", "assistant text", "tool calls"}
     assert sum(p["tokens"] for p in messages["parts"]) == pytest.approx(messages["tokens"], abs=len(messages["parts"]))
     assert found["largest_tool_results"][0]["name"] == "Bash: cat app.py"
+    memory = next(c for c in found["categories"] if c["name"] == "Memory files")
+    assert [Path(f["name"]).name for f in memory["files"]] == ["CLAUDE.md"]
 
 
 def test_an_older_transcript_gets_messages_by_kind_and_the_rest_as_system_and_tools() -> None:

@@ -118,6 +118,21 @@ def test_every_ccusage_session_cost(isolated: Path, monkeypatch: pytest.MonkeyPa
     assert (sessions_ok, len(sessions), rows_ok, rows) == (84, 84, 93, 93)
 
 
+def test_every_breakdown_sums_to_the_exact_context(isolated: Path) -> None:
+    """On every corpus file the parts of `budget --breakdown` add up to `context_tokens` exactly."""
+    root = corpus()
+    wrong = []
+    for entry in context_entries():
+        got = budget_json("--breakdown", str(root / entry["file"]))
+        found = got["breakdown"]
+        used = sum(c["tokens"] for c in found["categories"] if c["name"] not in ("Free space", "Autocompact buffer"))
+        if got["context_tokens"] is not None and used != got["context_tokens"]:
+            wrong.append((entry["file"], used, got["context_tokens"]))
+        if any(c["tokens"] < 0 for c in found["categories"]):
+            wrong.append((entry["file"], "negative part", found["categories"]))
+    assert wrong == []
+
+
 FIGURES = (
     "offset", "skipping", "bad_lines", "long_lines", "last_usage", "side_usage", "compacted",
     "post_tokens", "compactions", "last_compaction", "model_selected", "max_context",

@@ -44,7 +44,6 @@ OTHER_CONTEXT = "context Claude Code adds"  # environment, dates, reminders, age
 SUMMARY = "compaction summary"
 LARGEST = 5  # tool results named
 LABEL_CHARS = 80
-_ATTACHMENT_CATEGORY = {"skill_listing": SKILLS, "instructions": MEMORY_FILES}
 
 
 class _Part:
@@ -109,8 +108,14 @@ class _Collector:
                 self.parts.append(_Part(CUSTOM_AGENTS, None, None, custom))
                 text = text.replace(custom, "")
             self.parts.append(_Part(MESSAGES, OTHER_CONTEXT, None, text))
-        elif kind in _ATTACHMENT_CATEGORY:
-            self.parts.append(_Part(_ATTACHMENT_CATEGORY[kind], None, None, text))
+        elif kind == "instructions":  # memory files: CLAUDE.md and friends, each named
+            for item in attachment.get("files") or []:
+                if isinstance(item, dict) and isinstance(item.get("path"), str) and isinstance(item.get("content"), str):
+                    self.parts.append(_Part(MEMORY_FILES, item["path"], None, item["content"]))
+                    text = text.replace(item["content"], "", 1)
+            self.parts.append(_Part(MEMORY_FILES, None, None, text))
+        elif kind == "skill_listing":
+            self.parts.append(_Part(SKILLS, None, None, text))
         else:
             self.parts.append(_Part(MESSAGES, OTHER_CONTEXT, None, text))
 
@@ -204,9 +209,10 @@ def compute(path: str, current: dict[str, Any]) -> dict[str, Any]:
     messages = _sub(counted, MESSAGES, scale)
     if messages:
         next(c for c in categories if c["name"] == MESSAGES)["parts"] = messages
-    servers = _sub(counted, MCP_TOOLS, scale)
-    if servers:
-        next(c for c in categories if c["name"] == MCP_TOOLS)["servers"] = servers
+    for name, key in ((MCP_TOOLS, "servers"), (MEMORY_FILES, "files")):
+        named = _sub(counted, name, scale)
+        if named:
+            next(c for c in categories if c["name"] == name)[key] = named
     window = current.get("context_window")
     limit = current.get("autocompact_at")
     if isinstance(window, int) and isinstance(limit, int) and isinstance(total, int):
@@ -266,7 +272,7 @@ def _their_view(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _sub(counted: list[tuple[_Part, int]], category: str, scale: float) -> list[dict[str, Any]]:
-    """The parts of one category by sub-kind (messages) or server (MCP), largest first."""
+    """The parts of one category by sub-kind (messages), server (MCP) or file (memory), largest first."""
     sums: dict[str, float] = {}
     for part, n in counted:
         if part.category == category and part.sub:

@@ -297,6 +297,7 @@ def record(session_dir: str | os.PathLike[str], budget: dict[str, Any], event: s
         "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "event": event,
         "context_tokens": budget.get("context_tokens"),
+        "source": budget.get("context_source"),
         "window": budget.get("context_window"),
         "percent": budget.get("percent"),
         "level": level if isinstance(level, str) else "unknown",

@@ -41,6 +41,7 @@ class UsageRecord(Open):
     ts: str
     event: str
     context_tokens: int | None = None
+    source: str | None = None  # where context_tokens came from: response, hook input, compaction...
     window: int | None = None
     percent: float | None = None
     level: str

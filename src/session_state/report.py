@@ -560,7 +560,7 @@ def _breakdown(data: ReportData) -> str:
             f'<tr><td><i class="sw" style="background:{colour}"></i>{_esc(cat["name"])}</td>'
             f'<td class="num">{cat["tokens"]:,}</td><td class="num">{cat["tokens"] * 100 / whole:.1f}%</td></tr>'
         )
-        for part in cat.get("parts", []) + cat.get("servers", []):
+        for part in cat.get("parts", []) + cat.get("servers", []) + cat.get("files", []):
             rows += f'<tr><td>&nbsp;&nbsp;{_esc(part["name"])}</td><td class="num">{part["tokens"]:,}</td><td></td></tr>'
     largest = "".join(f"<li>{_esc(r['name'])}: {r['tokens']:,} tokens</li>" for r in found.get("largest_tool_results", []))
     return (

@@ -76,7 +76,7 @@ def render_breakdown(found: dict[str, Any]) -> str:
     lines = [f"Where the context goes (estimates, {found['method']}; {found['source']}):"]
     for cat in cats:
         lines.append(f"  {cat['name']:<20} {cat['tokens']:>10,}  {cat['tokens'] * 100 / whole:5.1f}%")
-        for part in cat.get("parts", []) + cat.get("servers", []):
+        for part in cat.get("parts", []) + cat.get("servers", []) + cat.get("files", []):
             lines.append(f"    {part['name']:<30} {part['tokens']:>10,}")
     if found.get("largest_tool_results"):
         lines.append("  Largest tool results:")
