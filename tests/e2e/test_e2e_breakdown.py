@@ -57,15 +57,14 @@ def make_session(claude_env) -> tuple[Path, float]:
     return claude_env.transcript(sid), shown.json["total_cost_usd"]
 
 
-def test_breakdown_matches_context_within_the_stated_error(claude_env, e2e_notes, monkeypatch, tmp_path):
-    path, cli_cost = make_session(claude_env)
+def checked(path: Path, monkeypatch, tmp_path, e2e_notes, label: str) -> dict:
+    """`budget --json --breakdown` of the session: parts sum to the total, each category in bounds."""
     monkeypatch.setenv("SESSION_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("SESSION_STATE_USER_CONFIG", str(tmp_path / "none.json"))
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert cli.main(["budget", "--json", "--breakdown", str(path)]) == 0
     result = json.loads(out.getvalue())
-    assert (result["cost_usd"], result["cost_source"]) == (cli_cost, "cost-state")  # what the CLI itself reported
     found = result["breakdown"]
     used = [c for c in found["categories"] if c["name"] not in ("Free space", "Autocompact buffer")]
     assert sum(c["tokens"] for c in used) == result["context_tokens"]  # the parts sum to the exact total
@@ -73,10 +72,31 @@ def test_breakdown_matches_context_within_the_stated_error(claude_env, e2e_notes
     from session_state import breakdown
 
     rows = breakdown.against_context(found)
-    e2e_notes.append("breakdown vs /context: " + "; ".join(f"{r['category']} {r['error_pct']:+.1f}%" for r in rows if r["error_pct"] is not None))
+    e2e_notes.append(f"breakdown vs /context, {label}: " + "; ".join(f"{r['category']} {r['error_pct']:+.1f}%" for r in rows if r["error_pct"] is not None))
     for row in rows:
         assert row["category"] in BOUNDS, row
         assert row["error_pct"] is not None and abs(row["error_pct"]) <= BOUNDS[row["category"]], rows
+    return result
+
+
+def test_breakdown_matches_context_within_the_stated_error(claude_env, e2e_notes, monkeypatch, tmp_path):
+    path, cli_cost = make_session(claude_env)
+    result = checked(path, monkeypatch, tmp_path, e2e_notes, "memory, agent, skill, tool result")
+    assert (result["cost_usd"], result["cost_source"]) == (cli_cost, "cost-state")  # what the CLI itself reported
+    found = result["breakdown"]
     tool_results = next(c for c in found["categories"] if c["name"] == "Messages")["parts"]
     assert any(p["name"] == "tool results" for p in tool_results)
     assert found["largest_tool_results"][0]["name"] == "Bash: cat app.py"
+
+
+def test_after_a_compaction_only_what_followed_it_is_counted(claude_env, e2e_notes, monkeypatch, tmp_path):
+    shutil.copyfile(SOURCE, claude_env.project / "app.py")
+    claude_env.api.usage_from_body = True
+    claude_env.api.add_rule("show me the app", [bash("cat app.py", "read the app"), bash("ls -la", "list"), text("Shown.")])
+    sid = claude_env.prompt("hello there, please show me the app", allowed_tools=["Bash"]).session_id
+    claude_env.prompt("/compact keep the app", resume=sid)
+    claude_env.prompt("what next? answer briefly", resume=sid)
+    claude_env.prompt("/context", resume=sid)
+    result = checked(claude_env.transcript(sid), monkeypatch, tmp_path, e2e_notes, "after /compact")
+    parts = {p["name"] for p in next(c for c in result["breakdown"]["categories"] if c["name"] == "Messages")["parts"]}
+    assert "compaction summary" in parts and "tool results" not in parts  # the cat output was compacted away
