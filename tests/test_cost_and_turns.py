@@ -184,3 +184,12 @@ def test_no_forecast_before_two_turns() -> None:
     assert forecast.turns_left([5_000], 100_000) is None
     assert forecast.turns_left([5_000, 5_000], None) is None
     assert forecast.phrase(forecast.turns_left([5_000, 5_000], 1_000)) == "auto-compaction likely during the next turn"
+
+
+def test_a_missing_price_table_means_unpriced_never_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pricing, "_table", None)
+    monkeypatch.setattr(pricing, "TABLE", str(tmp_path / "gone.json"))
+    cursor, _ = transcript.update(None, write(tmp_path / "s.jsonl", asst(1, 1, 0, 10, model="claude-haiku-4-5")), facts=False)
+    got = budget.compute(cursor, conf())
+    assert got["cost_usd"] is None and got["unpriced_models"] == ["claude-haiku-4-5"]
+    monkeypatch.setattr(pricing, "_table", None)

@@ -304,7 +304,11 @@ def _lines(path: str) -> Iterator[dict[str, Any]]:
         loads = orjson.loads
     except ImportError:
         loads = json.loads
-    with open(path, "rb") as handle:
+    try:
+        handle = open(path, "rb")
+    except OSError:  # a session whose main file is gone: nothing of its context is known
+        return
+    with handle:
         for raw in handle:
             try:
                 obj = loads(raw)

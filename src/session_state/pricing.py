@@ -19,15 +19,26 @@ from typing import Any
 
 PER = 1_000_000  # prices are per million tokens
 _RATES = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
+TABLE = os.path.join(os.path.dirname(__file__), "data", "prices.json")
 _table: dict[str, Any] | None = None
 
 
 def shipped_table() -> dict[str, Any]:
-    """The price table shipped with the plugin (data/prices.json), read once per process."""
+    """The price table shipped with the plugin (data/prices.json), read once per process.
+
+    A missing or damaged file (a broken install) must not break the hooks that show the budget:
+    it reads as an empty table, so every model is reported unpriced rather than guessed.
+    """
     global _table
     if _table is None:
-        with open(os.path.join(os.path.dirname(__file__), "data", "prices.json"), "rb") as handle:
-            _table = json.loads(handle.read())
+        try:
+            with open(TABLE, "rb") as handle:
+                loaded = json.loads(handle.read())
+            if not isinstance(loaded, dict) or not isinstance(loaded.get("models"), dict):
+                raise ValueError("no 'models' object")
+            _table = loaded
+        except (OSError, ValueError):
+            _table = {"date": "unavailable", "models": {}}
     return _table
 
 
