@@ -413,7 +413,7 @@ class _Reader:
                 self._turn_boundary()
             if self.facts:
                 self._user(obj, where)
-        elif kind == "cost-state":
+        elif kind == "cost-state" and self.c["kind"] == "main":
             self._cost_state(obj)
         elif kind == "system":
             if obj.get("subtype") == "compact_boundary" and obj.get("isSidechain") is not True:
