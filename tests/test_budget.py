@@ -315,3 +315,16 @@ def test_claude_codes_reported_context_wins_and_says_which_source(tmp_path: Path
     assert theirs["tokens_to_autocompact"] == 47_000
     for unusable in (None, "x", {"used_percentage": 60}, {"context_window_size": 0, "used_percentage": 1}, {"context_window_size": 200_000}):
         assert budget.with_reported(mine, unusable, conf(), "hook input") is mine
+
+
+def test_an_earlier_auto_compaction_far_below_the_default_point_moves_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [asst(1, 1, 0, 367_000, model="claude-opus-4-7"), boundary(post=40_000, pre=367_641), asst(1, 1, 0, 100_000, model="claude-opus-4-7")]
+    got = budget.compute(cursor_for(tmp_path, *lines), conf())
+    assert (got["autocompact_at"], got["autocompact_source"], got["tokens_to_autocompact"]) == (367_641, "observed compaction", 267_640)
+    near = [asst(1, 1, 0, 160_000), boundary(post=40_000, pre=168_000), asst(1, 1, 0, 50_000)]
+    assert budget.compute(cursor_for(tmp_path, *near), conf())["autocompact_source"] == "default"  # where expected
+    manual = [asst(1, 1, 0, 100_000), boundary(post=30_000, pre=100_000, trigger="manual"), asst(1, 1, 0, 50_000)]
+    assert budget.compute(cursor_for(tmp_path, *manual), conf())["autocompact_at"] == 167_000  # /compact says nothing
+    monkeypatch.setenv("CLAUDE_AUTOCOMPACT_PCT_OVERRIDE", "50")
+    got = budget.compute(cursor_for(tmp_path, *lines), conf())
+    assert (got["autocompact_at"], got["autocompact_source"]) == (500_000, "setting")  # a setting wins

@@ -25,6 +25,7 @@ LARGE_WINDOW = 1_000_000
 # fired at preTokens 167,094–170,251 on a 200k window (tests/test_budget.py checks this).
 AUTOCOMPACT_RESERVE = 20_000 + 13_000
 AUTOCOMPACT_ENV = "CLAUDE_AUTOCOMPACT_PCT_OVERRIDE"
+OBSERVED_MARGIN = 10_000  # an auto-compaction this far below the default point moved it
 LEVELS = ("monitor", "warning", "critical")  # ascending; below them "ok", without data "unknown"
 _ALIASES = {"opus", "sonnet", "haiku", "default", "best", "opusplan"}
 _TOTAL_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
@@ -115,13 +116,17 @@ def autocompact_at(window: int, settings: dict[str, Any]) -> int:
     """
     pct = settings.get("autocompact_pct")
     if not _valid_pct(pct):
-        try:
-            pct = float(os.environ.get(AUTOCOMPACT_ENV, ""))
-        except ValueError:
-            pct = None
+        pct = _env_pct()
     if _valid_pct(pct):
         return int(window * float(pct) / 100)
     return max(window - AUTOCOMPACT_RESERVE, 0)
+
+
+def _env_pct() -> float | None:
+    try:
+        return float(os.environ.get(AUTOCOMPACT_ENV, ""))
+    except ValueError:
+        return None
 
 
 def _valid_pct(value: Any) -> bool:
@@ -169,7 +174,16 @@ def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     exact = context * 100 / window if context is not None else None
     percent = round(exact, 1) if exact is not None else None
     thresholds = settings.get("thresholds") or {}
-    limit = autocompact_at(window, settings)
+    limit, limit_source = autocompact_at(window, settings), "default"
+    if _valid_pct(settings.get("autocompact_pct")) or _valid_pct(_env_pct()):
+        limit_source = "setting"
+    else:
+        # This session already auto-compacted well below the default point: the user moved it
+        # (e.g. `claude --autocompact N`, which nothing else shows), so that point is the one.
+        seen = cursor.get("last_compaction")
+        pre = seen.get("pre_tokens") if isinstance(seen, dict) and seen.get("trigger") == "auto" else None
+        if isinstance(pre, int) and not isinstance(pre, bool) and 0 < pre < limit - OBSERVED_MARGIN:
+            limit, limit_source = pre, "observed compaction"
     totals = cursor.get("totals") or {}
     selected = cursor.get("model_selected")
     model = (last or {}).get("model") or (side or {}).get("model")
@@ -189,6 +203,7 @@ def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
         "compacted": compacted,
         "compactions": _count(cursor.get("compactions")),
         "autocompact_at": limit,
+        "autocompact_source": limit_source,
         "tokens_to_autocompact": max(limit - context, 0) if context is not None else None,
         "totals": {k: _count(totals.get(k)) for k in _TOTAL_KEYS},
     }
@@ -241,6 +256,8 @@ def with_reported(
     tokens = int(context)
     exact = context * 100 / window
     limit = autocompact_at(window, settings)
+    if current.get("autocompact_source") == "observed compaction":
+        limit = current["autocompact_at"]
     thresholds = settings.get("thresholds") or {}
     room = max(limit - tokens, 0)
     ahead = forecast.turns_left(forecast.growths(turns, tokens), room)
