@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
 def render_breakdown(found: dict[str, Any]) -> str:
     """A table for people: each component, its share, the message kinds, the largest tool results."""
+    from session_state.inert import line
+
     total = found.get("total")
     cats = found["categories"]
     whole = sum(c["tokens"] for c in cats) or 1
@@ -77,10 +79,10 @@ def render_breakdown(found: dict[str, Any]) -> str:
     for cat in cats:
         lines.append(f"  {cat['name']:<20} {cat['tokens']:>10,}  {cat['tokens'] * 100 / whole:5.1f}%")
         for part in cat.get("parts", []) + cat.get("servers", []) + cat.get("files", []):
-            lines.append(f"    {part['name']:<30} {part['tokens']:>10,}")
+            lines.append(f"    {line(part['name']):<30} {part['tokens']:>10,}")  # paths, servers: transcript text
     if found.get("largest_tool_results"):
         lines.append("  Largest tool results:")
-        lines += [f"    {r['tokens']:>8,}  {r['name']}" for r in found["largest_tool_results"]]
+        lines += [f"    {r['tokens']:>8,}  {line(r['name'])}" for r in found["largest_tool_results"]]
     if total is None:
         lines.append("  (no exact total yet: the parts are unscaled estimates)")
     theirs = found.get("claude_code_context")

@@ -93,16 +93,17 @@ def cost_line(budget: dict[str, Any] | None) -> str | None:
     if not budget or "cost_usd" not in budget:
         return None
     from session_state import pricing
+    from session_state.inert import line  # model ids come from the transcript
 
     parts = [f"{pricing.money(budget['cost_usd'])} ({budget.get('cost_source')})"]
     models = budget.get("cost_by_model") or {}
     if models:
-        parts.append("by model " + ", ".join(f"{m} {pricing.money(c)}" for m, c in models.items()))
+        parts.append("by model " + ", ".join(f"{line(m)} {pricing.money(c)}" for m, c in models.items()))
     subs = budget.get("cost_by_subagent") or {}
     if subs:
         parts.append(f"{len(subs)} subagent{'s' * (len(subs) != 1)} {pricing.money(sum(subs.values()))}")
     if budget.get("unpriced_models"):
-        parts.append("no price for " + ", ".join(budget["unpriced_models"]))
+        parts.append("no price for " + ", ".join(line(m) for m in budget["unpriced_models"]))
     return "; ".join(parts)
 
 
