@@ -303,3 +303,28 @@ def test_the_auto_compaction_point_matches_the_compactions_in_the_corpus() -> No
     point = budget.autocompact_at(200_000, conf())
     # a turn can overshoot the point before the check runs; it never fires below it
     assert all(point <= pre <= point + 5_000 for pre in seen), (point, sorted(seen))
+
+
+def test_claude_codes_reported_context_wins_and_says_which_source(tmp_path: Path) -> None:
+    cursor = cursor_for(tmp_path, asst(1, 1, 0, 50_000))
+    mine = budget.compute(cursor, conf())
+    block = {"context_window_size": 200_000, "used_percentage": 60, "total_input_tokens": 9_000_000}
+    theirs = budget.with_reported(mine, block, conf(), "hook input", cursor["turns"])
+    assert (mine["context_tokens"], mine["context_source"]) == (50_001, "response")
+    assert (theirs["context_tokens"], theirs["context_source"], theirs["level"]) == (120_000, "hook input", "monitor")
+    assert theirs["tokens_to_autocompact"] == 47_000
+    for unusable in (None, "x", {"used_percentage": 60}, {"context_window_size": 0, "used_percentage": 1}, {"context_window_size": 200_000}):
+        assert budget.with_reported(mine, unusable, conf(), "hook input") is mine
+
+
+def test_an_earlier_auto_compaction_far_below_the_default_point_moves_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [asst(1, 1, 0, 367_000, model="claude-opus-4-7"), boundary(post=40_000, pre=367_641), asst(1, 1, 0, 100_000, model="claude-opus-4-7")]
+    got = budget.compute(cursor_for(tmp_path, *lines), conf())
+    assert (got["autocompact_at"], got["autocompact_source"], got["tokens_to_autocompact"]) == (367_641, "observed compaction", 267_640)
+    near = [asst(1, 1, 0, 160_000), boundary(post=40_000, pre=168_000), asst(1, 1, 0, 50_000)]
+    assert budget.compute(cursor_for(tmp_path, *near), conf())["autocompact_source"] == "default"  # where expected
+    manual = [asst(1, 1, 0, 100_000), boundary(post=30_000, pre=100_000, trigger="manual"), asst(1, 1, 0, 50_000)]
+    assert budget.compute(cursor_for(tmp_path, *manual), conf())["autocompact_at"] == 167_000  # /compact says nothing
+    monkeypatch.setenv("CLAUDE_AUTOCOMPACT_PCT_OVERRIDE", "50")
+    got = budget.compute(cursor_for(tmp_path, *lines), conf())
+    assert (got["autocompact_at"], got["autocompact_source"]) == (500_000, "setting")  # a setting wins

@@ -53,6 +53,12 @@ def test_session_report_draws_everything(fresh: Project) -> None:
     assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', page)
     assert "default-src 'none'" in page
     assert 'id="token-totals"' in page and "15,405,777" in page  # all tokens, subagents included
+    # where the context goes: one stacked bar over the whole window, its parts summing to it
+    bar = ET.fromstring(re.search(r'<svg id="breakdown-bar".*?</svg>', page, re.S).group(0))
+    parts = [t.text or "" for t in bar.iter(f"{SVG_NS}title")]
+    assert parts[0].startswith("System and tools: ") and parts[1].startswith("Messages: ")
+    assert sum(int(t.rsplit(": ", 1)[1].split()[0].replace(",", "")) for t in parts) == 200_000
+    assert "$12.23 (price table" in page  # the session's cost, as ccusage prices it
 
 
 def test_configured_thresholds_are_drawn(fresh: Project, tmp_path: Path) -> None:

@@ -233,6 +233,34 @@ def test_budget_crossing_is_told_once_and_stop_blocks_once(sandbox: Sandbox) -> 
     assert any("budget-critical" in n for n in names), names
 
 
+def test_the_warning_says_how_many_turns_are_left_at_this_sessions_pace(sandbox: Sandbox) -> None:
+    sid = "55555555-0000-4000-8000-000000000002"
+    transcript = sandbox.transcripts / f"{sid}.jsonl"
+    lines = []
+    for turn, tokens in enumerate(range(60_000, 160_001, 20_000)):  # 20k a turn, ending at 80% of 200k
+        prompt = {"type": "user", "uuid": f"p{turn}", "isSidechain": False, "sessionId": sid,
+                  "message": {"role": "user", "content": f"step {turn}"}}
+        lines += [json.dumps(prompt), _usage_line(f"m{turn}", tokens, f"u{turn}")]
+    transcript.write_text("\n".join(lines) + "\n")
+    sandbox.run("Stop", sandbox.payload("Stop.json", session_id=sid, transcript_path=str(transcript)))
+    told = assert_accepted("UserPromptSubmit", sandbox.run("UserPromptSubmit", sandbox.payload("UserPromptSubmit.json", session_id=sid, transcript_path=str(transcript))))
+    # room 167,000 - 160,000 = 7,000 tokens at 20,000 a turn: the next turn will compact
+    assert "auto-compaction likely during the next turn" in told["hookSpecificOutput"]["additionalContext"]
+    assert "7,000 tokens" in told["systemMessage"]
+
+
+def test_context_figures_in_hook_input_win_over_the_transcript(sandbox: Sandbox) -> None:
+    """2.1.330 sends none; should a newer Claude Code send `context_window`, it is the measure."""
+    sid = "55555555-0000-4000-8000-000000000003"
+    transcript = sandbox.transcripts / f"{sid}.jsonl"
+    transcript.write_text(_usage_line("m1", 50_000, "u1") + "\n")
+    block = {"context_window_size": 200_000, "current_usage": {"input_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 90_000}}
+    sandbox.run("Stop", {**sandbox.payload("Stop.json", session_id=sid, transcript_path=str(transcript)), "context_window": block})
+    sandbox.run("Stop", sandbox.payload("Stop.json", session_id=sid, transcript_path=str(transcript)))
+    usage = [json.loads(x) for x in (sandbox.session_dir(sid) / "usage.jsonl").read_text().splitlines()]
+    assert [(u["context_tokens"], u["source"]) for u in usage] == [(90_000, "hook input"), (50_000, "response")]
+
+
 def test_corrupt_state_is_recovered_from_the_latest_checkpoint_and_said_once(sandbox: Sandbox) -> None:
     transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
     run_session(sandbox, TASKS_SESSION, transcript)

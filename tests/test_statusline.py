@@ -135,3 +135,22 @@ def test_keeps_its_own_cursor_and_never_touches_the_hooks_one(env: dict[str, str
         handle.write(asst(0, 1, 0, 60_000))
     assert one_line(statusline(payload(transcript_path=str(path)), env)).startswith("ctx 30% ")
     assert json.loads((folder / "statusline-cursor.json").read_text())["totals"]["output_tokens"] == 3
+
+
+def test_turns_and_cost_come_from_the_transcript_without_a_payload_figure(env: dict[str, str], tmp_path: Path) -> None:
+    from test_transcript import user
+
+    lines = []
+    for tokens in (40_000, 60_000, 80_000, 100_000):  # 20k a turn: 67k of room is 3 turns
+        lines += [user("go on"), asst(0, 1_000_000, 0, tokens, model="claude-haiku-4-5")]
+    path = write(tmp_path / f"{SID}.jsonl", *lines)
+    line = one_line(statusline(payload(transcript_path=str(path)), env))
+    assert "67k ~3 turns to compact" in line
+    assert "$20.03" in line  # 4M output at $5/M + 280k cache read at $0.10/M = $20.028
+
+
+def test_claude_codes_own_figures_win_over_the_transcript(env: dict[str, str], tmp_path: Path) -> None:
+    path = write(tmp_path / f"{SID}.jsonl", asst(0, 1, 0, 10_000, model="claude-haiku-4-5"))
+    block = {"context_window_size": 200_000, "current_usage": {"input_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 100_000}}
+    line = one_line(statusline(payload(transcript_path=str(path), context_window=block, cost={"total_cost_usd": 1.5}), env))
+    assert line.startswith("ctx 50% ") and "$1.50" in line and "67k to compact" in line

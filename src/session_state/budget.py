@@ -16,6 +16,8 @@ import os
 import time
 from typing import Any
 
+from session_state import forecast, pricing
+
 SMALL_WINDOW = 200_000
 LARGE_WINDOW = 1_000_000
 # Claude Code's effective window is window − 20,000 (its debug log: effectiveWindow 180000 /
@@ -23,6 +25,7 @@ LARGE_WINDOW = 1_000_000
 # fired at preTokens 167,094–170,251 on a 200k window (tests/test_budget.py checks this).
 AUTOCOMPACT_RESERVE = 20_000 + 13_000
 AUTOCOMPACT_ENV = "CLAUDE_AUTOCOMPACT_PCT_OVERRIDE"
+OBSERVED_MARGIN = 10_000  # an auto-compaction this far below the default point moved it
 LEVELS = ("monitor", "warning", "critical")  # ascending; below them "ok", without data "unknown"
 _ALIASES = {"opus", "sonnet", "haiku", "default", "best", "opusplan"}
 _TOTAL_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
@@ -113,13 +116,17 @@ def autocompact_at(window: int, settings: dict[str, Any]) -> int:
     """
     pct = settings.get("autocompact_pct")
     if not _valid_pct(pct):
-        try:
-            pct = float(os.environ.get(AUTOCOMPACT_ENV, ""))
-        except ValueError:
-            pct = None
+        pct = _env_pct()
     if _valid_pct(pct):
         return int(window * float(pct) / 100)
     return max(window - AUTOCOMPACT_RESERVE, 0)
+
+
+def _env_pct() -> float | None:
+    try:
+        return float(os.environ.get(AUTOCOMPACT_ENV, ""))
+    except ValueError:
+        return None
 
 
 def _valid_pct(value: Any) -> bool:
@@ -146,22 +153,38 @@ def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     window, window_source = context_window(cursor, settings)
     last = cursor.get("last_usage")
     last = last if isinstance(last, dict) else None
+    side = cursor.get("side_usage")
     compacted = bool(cursor.get("compacted"))
     context: int | None
+    answered = last  # the response the context was read from
     if compacted:
         context = cursor.get("post_tokens") if isinstance(cursor.get("post_tokens"), int) else None
         context_source = "compaction" if context is not None else "unknown after compaction"
     elif last is not None:
         context = sum(_count(last.get(k)) for k in ("input", "cache_creation", "cache_read"))
         context_source = "response"
+    elif isinstance(side, dict):
+        # A subagent's own transcript (every usage line a sidechain) has no main chain: its own
+        # latest response is its context, as `ccusage statusline` reports it.
+        answered = side
+        context = sum(_count(side.get(k)) for k in ("input", "cache_creation", "cache_read"))
+        context_source = "subagent response"
     else:
         context, context_source = None, "no response yet"
     exact = context * 100 / window if context is not None else None
     percent = round(exact, 1) if exact is not None else None
     thresholds = settings.get("thresholds") or {}
-    limit = autocompact_at(window, settings)
+    limit, limit_source = autocompact_at(window, settings), "default"
+    if _valid_pct(settings.get("autocompact_pct")) or _valid_pct(_env_pct()):
+        limit_source = "setting"
+    else:
+        # This session already auto-compacted well below the default point: the user moved it
+        # (e.g. `claude --autocompact N`, which nothing else shows), so that point is the one.
+        seen = cursor.get("last_compaction")
+        pre = seen.get("pre_tokens") if isinstance(seen, dict) and seen.get("trigger") == "auto" else None
+        if isinstance(pre, int) and not isinstance(pre, bool) and 0 < pre < limit - OBSERVED_MARGIN:
+            limit, limit_source = pre, "observed compaction"
     totals = cursor.get("totals") or {}
-    side = cursor.get("side_usage")
     selected = cursor.get("model_selected")
     model = (last or {}).get("model") or (side or {}).get("model")
     if isinstance(selected, str) and (
@@ -176,24 +199,87 @@ def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
         "percent": percent,
         "level": level_for(exact, thresholds if isinstance(thresholds, dict) else {}),
         "model": model,
-        "output_tokens": _count((last or {}).get("output")),
+        "output_tokens": _count((answered or {}).get("output")),
         "compacted": compacted,
         "compactions": _count(cursor.get("compactions")),
         "autocompact_at": limit,
+        "autocompact_source": limit_source,
         "tokens_to_autocompact": max(limit - context, 0) if context is not None else None,
         "totals": {k: _count(totals.get(k)) for k in _TOTAL_KEYS},
     }
-    if cursor.get("kind", "main") != "main" or (last is None and isinstance(side, dict)):
-        # A subagent transcript has no main chain: its own latest line is its context.
-        budget["sidechain_context_tokens"] = (
-            sum(_count(side.get(k)) for k in ("input", "cache_creation", "cache_read")) if isinstance(side, dict) else None
-        )
+    ahead = forecast.turns_left(
+        forecast.growths(cursor.get("turns"), context), budget["tokens_to_autocompact"]
+    )
+    budget["turns_to_autocompact"] = ahead["turns"] if ahead else None
+    if ahead:
+        budget["turns_forecast"] = ahead
+    budget.update(pricing.session_cost(cursor, settings))
     agents = cursor.get("agent_files_totals") or {}
     if any(_count(agents.get(k)) for k in _TOTAL_KEYS):
         budget["agent_files_totals"] = {k: _count(agents.get(k)) for k in _TOTAL_KEYS}
     if cursor.get("error"):
         budget["error"] = cursor["error"]
     return budget
+
+
+def with_reported(
+    current: dict[str, Any], block: Any, settings: dict[str, Any], source: str, turns: Any = None
+) -> dict[str, Any]:
+    """`current` with Claude Code's own context figures in place of the transcript's, if usable.
+
+    `block` is a `context_window` object as the status line JSON carries it (and as a newer
+    hook input may): `current_usage` (input + cache figures of the latest call) or else
+    `used_percentage`, with `context_window_size`. Claude Code measured them, so they win;
+    `context_source` names `source`. Its `total_input_tokens` was a session sum before 2.1.132
+    and is never read as the context. Without usable figures `current` is returned unchanged.
+    """
+    if not isinstance(block, dict):
+        return current
+    size = block.get("context_window_size")
+    if not _number(size) or size <= 0:
+        return current
+    window = int(size)
+    override = settings.get("context_window")
+    if isinstance(override, int) and not isinstance(override, bool) and override > 0:
+        window = override
+    context: float | None = None
+    usage = block.get("current_usage")
+    if isinstance(usage, dict):
+        parts = [usage.get(k) for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")]
+        if all(_number(p) for p in parts):
+            context = sum(parts)
+    used = block.get("used_percentage")
+    if context is None and _number(used):
+        context = used * size / 100
+    if context is None:
+        return current
+    tokens = int(context)
+    exact = context * 100 / window
+    limit = autocompact_at(window, settings)
+    if current.get("autocompact_source") == "observed compaction":
+        limit = current["autocompact_at"]
+    thresholds = settings.get("thresholds") or {}
+    room = max(limit - tokens, 0)
+    ahead = forecast.turns_left(forecast.growths(turns, tokens), room)
+    result = {k: v for k, v in current.items() if k != "turns_forecast"}
+    result.update(
+        context_tokens=tokens,
+        context_source=source,
+        context_window=window,
+        window_source="setting" if window != int(size) else source,
+        percent=round(exact, 1),
+        level=level_for(exact, thresholds if isinstance(thresholds, dict) else {}),
+        autocompact_at=limit,
+        tokens_to_autocompact=room,
+        turns_to_autocompact=ahead["turns"] if ahead else None,
+    )
+    if ahead:
+        result["turns_forecast"] = ahead
+    return result
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _count(value: Any) -> int:
@@ -228,9 +314,12 @@ def record(session_dir: str | os.PathLike[str], budget: dict[str, Any], event: s
         "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "event": event,
         "context_tokens": budget.get("context_tokens"),
+        "source": budget.get("context_source"),
         "window": budget.get("context_window"),
         "percent": budget.get("percent"),
         "level": level if isinstance(level, str) else "unknown",
+        "turns_left": budget.get("turns_to_autocompact"),
+        "cost_usd": budget.get("cost_usd"),
     }
     if crossed:
         entry["crossed"] = crossed

@@ -40,6 +40,18 @@ class Thresholds(BaseModel):
         return self
 
 
+class ModelPrice(BaseModel):
+    """One model's rates in USD per million tokens (the shape of data/prices.json)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_write_5m: float = Field(ge=0)
+    cache_write_1h: float = Field(ge=0)
+    cache_read: float = Field(ge=0)
+
+
 class Config(BaseModel):
     """Every setting, its default and what it accepts; `session-state config show` prints them."""
 
@@ -57,6 +69,9 @@ class Config(BaseModel):
     available_tokens_floor: int = Field(30000, ge=0, description="flag handoffs with fewer tokens left")
     stop_block_at_critical: bool = Field(False, description="at critical, Stop blocks once to update the handoff")
     redact_extra: list[str] = Field(default_factory=list, description="extra regexes to redact")
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict, description="USD per million tokens by model id prefix, over the shipped table"
+    )
 
     @field_validator("redact_extra")
     @classmethod
@@ -92,6 +107,7 @@ REFUSED: dict[str, str] = {
     "archive_after_days": "decides when your checkpoints are compressed away",
     "project_cap_bytes": "a small cap deletes your checkpoints",
     "stop_block_at_critical": "blocking Stop costs you a model turn",
+    "prices": "prices a repository sets would misstate what your sessions cost",
 }
 _PROJECT_BOUNDS = {
     "checkpoint_interval_s": (300, None),
@@ -135,6 +151,11 @@ def _accepted(field: str) -> str:
         return "numbers between 0 and 100 with monitor < warning < critical"
     if field == "redact_extra":
         return "a list of regular expressions"
+    if field.startswith("prices"):
+        return (
+            'an object of model id prefix -> {"input", "output", "cache_write_5m", "cache_write_1h", '
+            '"cache_read"}: numbers ≥ 0, USD per million tokens'
+        )
     annotation = info.annotation
     args = [a for a in getattr(annotation, "__args__", (annotation,)) if a is not type(None)]
     words = " or ".join(_TYPE_WORDS.get(a, str(a)) for a in args)

@@ -41,9 +41,12 @@ class UsageRecord(Open):
     ts: str
     event: str
     context_tokens: int | None = None
+    source: str | None = None  # where context_tokens came from: response, hook input, compaction...
     window: int | None = None
     percent: float | None = None
     level: str
+    turns_left: int | None = None
+    cost_usd: float | None = None
     crossed: list[str] | None = None
 
 

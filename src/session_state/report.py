@@ -67,6 +67,7 @@ class ReportData:
     handoff_text: str | None
     generated: str
     notes: list[str] = field(default_factory=list)
+    breakdown: dict[str, Any] | None = None
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -203,6 +204,7 @@ def collect(
     session_dir: Path | None = None,
     progress: Progress | None = None,
 ) -> ReportData:
+    from session_state import breakdown as breakdown_mod
     from session_state import budget as budget_mod
     from session_state import paths, transcript
 
@@ -237,6 +239,7 @@ def collect(
         totals=totals,
         handoff_text=handoff_text,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        breakdown=breakdown_mod.compute(transcript_path, budget),
     )
 
 
@@ -494,6 +497,8 @@ def _summary(data: ReportData) -> str:
         ("window", f"{int(b.get('context_window') or 0):,} tokens ({b.get('window_source', '?')})"),
         ("context now", f"{ctx:,} tokens = {b.get('percent')}% [{b.get('level')}]" if ctx is not None else f"unknown [{b.get('level')}]"),
         ("auto-compaction at", f"{int(b.get('autocompact_at') or 0):,} tokens"),
+        ("turns left", _turns(b)),
+        ("cost", _cost(b)),
         ("peak context", f"{peak:,} tokens" if peak is not None else "-"),
         ("responses", f"{len(data.points):,} on the main chain"),
         ("compactions", str(len(data.compactions))),
@@ -503,6 +508,66 @@ def _summary(data: ReportData) -> str:
     if data.points:
         rows.append(("time span", f"{_iso(data.points[0].t)} – {_iso(data.points[-1].t)}"))
     return '<dl class="summary">' + "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in rows) + "</dl>"
+
+
+def _turns(b: dict[str, Any]) -> str:
+    from session_state import forecast
+
+    return forecast.phrase(b.get("turns_forecast")) or "not enough turns since the last compaction to say"
+
+
+def _cost(b: dict[str, Any]) -> str:
+    from session_state.commands.status import cost_line
+
+    return cost_line(b) or "unknown"
+
+
+BREAKDOWN_COLOURS = {
+    "System prompt": "#5c6bc0",
+    "System tools": "#26a69a",
+    "MCP tools": "#8d6e63",
+    "System and tools": "#78909c",
+    "Custom agents": "#ab47bc",
+    "Memory files": "#ffa726",
+    "Skills": "#d4e157",
+    "Messages": "#1565c0",
+    "Free space": "#eceff1",
+    "Autocompact buffer": "#b0bec5",
+}
+
+
+def _breakdown(data: ReportData) -> str:
+    """The context by component as one stacked bar across the window, then the same as a table."""
+    found = data.breakdown
+    if not found or not found.get("categories"):
+        return '<p class="note" id="breakdown">No breakdown: nothing of the context is known yet.</p>'
+    cats = found["categories"]
+    whole = sum(c["tokens"] for c in cats) or 1
+    width, left, bar = 1000, 0.0, []
+    for cat in cats:
+        w = cat["tokens"] * width / whole
+        colour = BREAKDOWN_COLOURS.get(cat["name"], "#9e9e9e")
+        bar.append(
+            f'<rect x="{left:.1f}" y="0" width="{w:.1f}" height="28" fill="{colour}">'
+            f"<title>{_esc(cat['name'])}: {cat['tokens']:,} tokens</title></rect>"
+        )
+        left += w
+    svg = f'<svg id="breakdown-bar" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} 28" width="100%" height="28" role="img" aria-label="context by component">{"".join(bar)}</svg>'
+    rows = ""
+    for cat in cats:
+        colour = BREAKDOWN_COLOURS.get(cat["name"], "#9e9e9e")
+        rows += (
+            f'<tr><td><i class="sw" style="background:{colour}"></i>{_esc(cat["name"])}</td>'
+            f'<td class="num">{cat["tokens"]:,}</td><td class="num">{cat["tokens"] * 100 / whole:.1f}%</td></tr>'
+        )
+        for part in cat.get("parts", []) + cat.get("servers", []) + cat.get("files", []):
+            rows += f'<tr><td>&nbsp;&nbsp;{_esc(part["name"])}</td><td class="num">{part["tokens"]:,}</td><td></td></tr>'
+    largest = "".join(f"<li>{_esc(r['name'])}: {r['tokens']:,} tokens</li>" for r in found.get("largest_tool_results", []))
+    return (
+        f'<p class="note">Estimates ({_esc(found["method"])}; {_esc(found["source"])}); the parts sum to the exact context.</p>'
+        f"{svg}<table id=\"breakdown\"><tr><th>component</th><th>tokens</th><th>of the window</th></tr>{rows}</table>"
+        + (f"<p>Largest tool results in the context:</p><ul>{largest}</ul>" if largest else "")
+    )
 
 
 def _totals_table(data: ReportData) -> str:
@@ -584,6 +649,8 @@ def render(data: ReportData) -> str:
 {legend}
 <figure style="margin:0">{chart(data)}</figure>
 {note_html}
+<h2>Where the context goes</h2>
+{_breakdown(data)}
 <h2>Token totals by kind</h2>
 {_totals_table(data)}
 {_events_tables(data)}

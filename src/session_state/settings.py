@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "available_tokens_floor": 30000,
     "stop_block_at_critical": False,
     "redact_extra": [],
+    "prices": {},
 }
 
 def stamp(paths: list[Path]) -> list[list[Any]]:

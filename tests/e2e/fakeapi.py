@@ -216,6 +216,9 @@ class FakeAPI:
             "Nothing else happened."
         )
         self.compaction_usage: dict | None = None
+        # True: every reply's input_tokens is the request body's length / 4, the same measure as
+        # count_tokens here, so a session's usage and its /context agree on one (fake) tokenizer.
+        self.usage_from_body = False
         self.prefix = model_reply_prefix
         self.delay_s = delay_s
         self._lock = threading.Lock()
@@ -426,6 +429,9 @@ class FakeAPI:
         u = dict(self.default_usage)
         if usage:
             u.update(usage)
+        if self.usage_from_body:
+            sent = {k: v for k, v in body.items() if not k.startswith("_")}
+            u.update(input_tokens=max(1, len(json.dumps(sent)) // 4), cache_creation_input_tokens=0, cache_read_input_tokens=0)
         return {
             "id": f"msg_fake{next(self._msg_ids):06d}",
             "type": "message",

@@ -24,6 +24,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("transcript", nargs="?", help="path of a transcript (.jsonl)")
     parser.add_argument("--session", metavar="ID", help="session id (found via the state store or ~/.claude/projects)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also split the context by component (system prompt, tools, memory, skills, messages...): "
+        "estimates scaled to the exact total; reads the whole transcript (in --json as `breakdown`)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -49,11 +55,45 @@ def run(args: argparse.Namespace) -> int:
     result = budget.compute(cursor, settings.load(project))
     result["transcript"] = path
     result["session_id"] = session_id
+    if args.breakdown:
+        from session_state import breakdown
+
+        result["breakdown"] = breakdown.compute(path, result)
     if args.json:
         print(json.dumps(result, separators=(", ", ": ")))
     else:
         print(render(result, cursor))
+        if args.breakdown:
+            print(render_breakdown(result["breakdown"]))
     return 0
+
+
+def render_breakdown(found: dict[str, Any]) -> str:
+    """A table for people: each component, its share, the message kinds, the largest tool results."""
+    from session_state.inert import line
+
+    total = found.get("total")
+    cats = found["categories"]
+    whole = sum(c["tokens"] for c in cats) or 1
+    lines = [f"Where the context goes (estimates, {found['method']}; {found['source']}):"]
+    for cat in cats:
+        lines.append(f"  {cat['name']:<20} {cat['tokens']:>10,}  {cat['tokens'] * 100 / whole:5.1f}%")
+        for part in cat.get("parts", []) + cat.get("servers", []) + cat.get("files", []):
+            lines.append(f"    {line(part['name']):<30} {part['tokens']:>10,}")  # paths, servers: transcript text
+    if found.get("largest_tool_results"):
+        lines.append("  Largest tool results:")
+        lines += [f"    {r['tokens']:>8,}  {line(r['name'])}" for r in found["largest_tool_results"]]
+    if total is None:
+        lines.append("  (no exact total yet: the parts are unscaled estimates)")
+    theirs = found.get("claude_code_context")
+    if theirs:
+        from session_state import breakdown
+
+        lines.append(f"Beside Claude Code's own /context of {theirs['timestamp']} (total {theirs['total']:,}; also estimates):")
+        for row in breakdown.against_context(found):
+            diff = "" if row["error_pct"] is None else f"  {row['error_pct']:+.0f}%"
+            lines.append(f"  {row['category']:<20} ours {row['ours']:>10,}  /context {row['context']:>10,}{diff}")
+    return "\n".join(lines)
 
 
 def find_transcript(session_id: str, project: Path) -> str | None:
@@ -96,6 +136,8 @@ def stored_cursor(project: Path, session_id: str, path: str) -> dict[str, Any] |
 def render(result: dict[str, Any], cursor: dict[str, Any]) -> str:
     """A few lines for people; anything not measured from a response says so (the model id
     and the path come from the transcript and its cursor: each is one inert line)."""
+    from session_state import forecast
+    from session_state.commands import status
     from session_state.inert import line
 
     window = result["context_window"]
@@ -108,16 +150,25 @@ def render(result: dict[str, Any], cursor: dict[str, Any]) -> str:
     }.get(result["window_source"], result["window_source"])
     context = result["context_tokens"]
     lines = []
-    side = result.get("sidechain_context_tokens")
-    if context is None and side is not None:
-        lines.append(f"Context: {side:,} of {window:,} tokens = {side * 100 / window:.1f}% (a subagent transcript: no main chain, its own latest response)")
-    elif context is None:
+    if context is None:
         why = "compacted, no response since" if result["compacted"] else "no response yet"
         lines.append(f"Context: unknown ({why}) of {window:,} tokens [{how_window}]")
     else:
         note = " (estimate: Claude Code's post-compaction count; exact after the next response)" if result["compacted"] else ""
+        if result["context_source"] == "subagent response":
+            note = " (a subagent transcript: no main chain, its own latest response)"
         lines.append(f"Context: {context:,} of {window:,} tokens = {result['percent']}% [{result['level']}]{note}")
         lines.append(f"Room before auto-compaction: {result['tokens_to_autocompact']:,} tokens (compacts near {result['autocompact_at']:,}) [window {how_window}]")
+    turns = forecast.phrase(result.get("turns_forecast"))
+    if turns and context is not None:
+        growth = result["turns_forecast"]
+        lines.append(
+            f"Turns before auto-compaction: {turns} (context growth per turn over the last {growth['basis']}: "
+            f"mean {growth['growth_mean']:,}, 90th percentile {growth['growth_high']:,} tokens)"
+        )
+    cost = status.cost_line(result)
+    if cost:
+        lines.append(f"Cost: {cost}")
     if result.get("model") and context is not None:
         lines.append(f"Model: {line(result['model'])}; last response wrote {result['output_tokens']:,} output tokens")
     elif result.get("model"):

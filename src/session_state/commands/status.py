@@ -76,12 +76,35 @@ def budget_line(budget: dict[str, Any] | None) -> str:
     if not budget or budget.get("context_tokens") is None:
         why = "compacted, no response since" if budget and budget.get("compacted") else "no response measured yet"
         return f"unknown ({why})"
+    from session_state import forecast
+
     room = budget.get("tokens_to_autocompact")
     tail = f"; {room:,} tokens before auto-compaction" if isinstance(room, int) else ""
+    turns = forecast.phrase(budget.get("turns_forecast"))
+    tail += f", {turns}" if turns and tail else ""
     return (
         f"{budget['context_tokens']:,} of {budget['context_window']:,} tokens = {budget.get('percent')}% "
         f"[{budget.get('level')}]{tail}"
     )
+
+
+def cost_line(budget: dict[str, Any] | None) -> str | None:
+    """`$1.23 (cost-state); by model …; subagents …`, or None when no cost is known."""
+    if not budget or "cost_usd" not in budget:
+        return None
+    from session_state import pricing
+    from session_state.inert import line  # model ids come from the transcript
+
+    parts = [f"{pricing.money(budget['cost_usd'])} ({budget.get('cost_source')})"]
+    models = budget.get("cost_by_model") or {}
+    if models:
+        parts.append("by model " + ", ".join(f"{line(m)} {pricing.money(c)}" for m, c in models.items()))
+    subs = budget.get("cost_by_subagent") or {}
+    if subs:
+        parts.append(f"{len(subs)} subagent{'s' * (len(subs) != 1)} {pricing.money(sum(subs.values()))}")
+    if budget.get("unpriced_models"):
+        parts.append("no price for " + ", ".join(line(m) for m in budget["unpriced_models"]))
+    return "; ".join(parts)
 
 
 def render(data: dict[str, Any]) -> str:
@@ -98,6 +121,9 @@ def render(data: dict[str, Any]) -> str:
     else:
         lines.append("Items: none (the task list is empty)")
     lines.append(f"Budget: {budget_line(data['budget'])}")
+    cost = cost_line(data["budget"])
+    if cost:
+        lines.append(f"Cost: {cost}")
     if data["last_checkpoint"]:
         lines.append(f"Last checkpoint: {data['last_checkpoint']} ({data['last_checkpoint_at']})")
     else:

@@ -6,8 +6,9 @@ only and any surprise ends in a minimal line. Runnable as `python -m
 session_state.commands.statusline` to skip loading the other commands.
 
 Figures: the payload's `context_window` (`used_percentage`, `context_window_size`,
-`current_usage`) when present — Claude Code measured them. Its `total_input_tokens` was a
-session sum before 2.1.132, so it is never read as the context. Without those, the transcript.
+`current_usage`) when present — Claude Code measured them (budget.with_reported). Without
+those, the transcript. Turns left and, without the payload's `cost`, the cost come from the
+transcript too.
 """
 
 from __future__ import annotations
@@ -46,25 +47,53 @@ def run(args: argparse.Namespace | None = None) -> int:
 
 
 def render(payload: Any) -> str:
-    """The status line for one statusline payload."""
+    """The status line for one statusline payload.
+
+    `ctx 43% ▰▰▰▰▱▱▱▱▱▱ ok · 81k ~6 turns to compact · $1.23 · ckpt 12m ago`: context figures from
+    the payload's `context_window` when Claude Code gives them, else from the transcript; turns
+    from this session's growth per turn (the transcript); cost from the payload's
+    `cost.total_cost_usd` (Claude Code's own), else from the transcript (cost-state or prices).
+    """
     if not isinstance(payload, dict):
         return FALLBACK_LINE
-    from session_state import paths
+    from session_state import budget, paths
 
     project = _project(payload)
     conf = _settings(project)
-    info = _from_payload(payload, conf)
-    if info is None:
-        info = _from_transcript(payload, project, conf)
+    cursor = _cursor(payload, project)
+    if cursor is not None:
+        info = budget.compute(cursor, conf)
+    else:
+        info = {"percent": None, "level": "unknown", "tokens_to_autocompact": None}
+    info = budget.with_reported(info, payload.get("context_window"), conf, "statusline JSON", (cursor or {}).get("turns"))
     parts = [_gauge(info)]
     if info.get("tokens_to_autocompact") is not None:
-        parts.append(f"{_short(info['tokens_to_autocompact'])} to compact")
+        turns = info.get("turns_to_autocompact")
+        ahead = f" ~{turns} turn{'s' * (turns != 1)}" if isinstance(turns, int) else ""
+        parts.append(f"{_short(info['tokens_to_autocompact'])}{ahead} to compact")
+    cost = _cost(payload, cursor, conf)
+    if cost is not None:
+        parts.append(cost)
     session_id = payload.get("session_id")
     if isinstance(session_id, str) and session_id:
         age = _checkpoint_age(paths.state_root(project, create=False), session_id)
         if age is not None:
             parts.append(f"ckpt {age} ago")
     return " · ".join(parts)
+
+
+def _cost(payload: dict[str, Any], cursor: dict[str, Any] | None, conf: dict[str, Any]) -> str | None:
+    """The session's cost: Claude Code's own figure from the payload, else the transcript's."""
+    from session_state import pricing
+
+    block = payload.get("cost")
+    usd = block.get("total_cost_usd") if isinstance(block, dict) else None
+    if _number(usd) and usd >= 0:
+        return pricing.money(float(usd))
+    if cursor is None:
+        return None
+    found = pricing.session_cost(cursor, conf).get("cost_usd")
+    return pricing.money(found) if found is not None else None
 
 
 def _project(payload: dict[str, Any]) -> Any:
@@ -88,52 +117,18 @@ def _settings(project: Any) -> dict[str, Any]:
         return dict(settings.DEFAULTS)
 
 
-def _from_payload(payload: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any] | None:
-    """Budget figures from Claude Code's own `context_window`, or None when it has none."""
-    from session_state import budget
-
-    block = payload.get("context_window")
-    if not isinstance(block, dict):
-        return None
-    size = block.get("context_window_size")
-    used = block.get("used_percentage")
-    if not _number(size) or size <= 0:
-        return None
-    window = int(size)
-    override = conf.get("context_window")
-    if isinstance(override, int) and not isinstance(override, bool) and override > 0:
-        window = override
-    context: float | None = None
-    current = block.get("current_usage")
-    if isinstance(current, dict):
-        parts = [current.get(k) for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")]
-        if all(_number(p) for p in parts):
-            context = sum(parts)
-    if context is None and _number(used):
-        context = used * size / 100
-    if context is None:
-        return None
-    exact = context * 100 / window
-    limit = budget.autocompact_at(window, conf)
-    return {
-        "percent": round(exact, 1),
-        "level": budget.level_for(exact, conf.get("thresholds") or {}),
-        "tokens_to_autocompact": max(limit - int(context), 0),
-    }
-
-
-def _from_transcript(payload: dict[str, Any], project: Any, conf: dict[str, Any]) -> dict[str, Any]:
-    """Budget figures read from the transcript, from the furthest cursor we have for it.
+def _cursor(payload: dict[str, Any], project: Any) -> dict[str, Any] | None:
+    """The transcript's figures, read on from the furthest cursor we have for it (None without one).
 
     The hooks' cursor.json is only read (advancing it would make them miss facts); the
     statusline keeps its own figures-only cursor beside it, so that without hooks, or between
     two Stops, a redraw reads only the bytes appended since the last one.
     """
-    from session_state import budget, fsutil, paths, transcript
+    from session_state import fsutil, paths, transcript
 
     path = payload.get("transcript_path")
     if not isinstance(path, str) or not path:
-        return {"percent": None, "level": "unknown", "tokens_to_autocompact": None}
+        return None
     folder = None
     start: dict[str, Any] | None = None
     session_id = payload.get("session_id")
@@ -154,7 +149,7 @@ def _from_transcript(payload: dict[str, Any], project: Any, conf: dict[str, Any]
             fsutil.atomic_write(folder / paths.STATUSLINE_CURSOR, json.dumps(cursor, separators=(",", ":")).encode(), durable=False)
         except OSError:
             pass  # a cache: the next redraw reads a little more
-    return budget.compute(cursor, conf)
+    return None if cursor.get("error") and not cursor.get("offset") else cursor
 
 
 def _offset(cursor: dict[str, Any]) -> int:

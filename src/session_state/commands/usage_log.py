@@ -19,7 +19,8 @@ def register(subparsers: Any) -> None:
         subparsers,
         "usage-log",
         "the session's budget at each hook event, threshold crossings marked",
-        "Show the session's usage.jsonl: time, context tokens, percent, level and event per record; "
+        "Show the session's usage.jsonl: time, context tokens, percent, level, turns left before "
+        "auto-compaction, session cost (USD) and event per record; "
         "a record where a threshold was first crossed is marked with the level(s) crossed.",
         ["session-state usage-log", "session-state usage-log --last 20", "session-state usage-log --json"],
     )
@@ -48,12 +49,14 @@ def run(args: argparse.Namespace) -> int:
             f"{r['context_tokens']:,}" if r.get("context_tokens") is not None else "-",
             f"{r['percent']}%" if r.get("percent") is not None else "-",
             r["level"],
+            str(r["turns_left"]) if r.get("turns_left") is not None else "-",
+            f"${r['cost_usd']:.2f}" if r.get("cost_usd") is not None else "-",
             r["event"],
             ("<< crossed " + ", ".join(r["crossed"])) if r.get("crossed") else "",
         ]
         for r in records
     ]
-    print(_common.table(rows, ["time", "context", "percent", "level", "event", "crossing"]))
+    print(_common.table(rows, ["time", "context", "percent", "level", "turns left", "cost", "event", "crossing"]))
     if bad:
         print(f"({bad} line(s) of usage.jsonl did not validate and were skipped)")
     return 0

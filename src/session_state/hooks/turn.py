@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from session_state import budget, fsutil, journal, notices, paths, settings
+from session_state import budget, forecast, fsutil, journal, notices, paths, settings
 
 FULL_DEPS = ("pydantic", "orjson", "filelock", "toons")
 
@@ -102,6 +102,8 @@ def record_turn(payload: dict[str, Any], event: str, *, where: Where | None = No
     if not cursor.get("offset"):
         return Outcome(None)
     current = budget.compute(cursor, where.settings)
+    # 2.1.330 hook input has no context figures; a newer Claude Code's would win (and say so).
+    current = budget.with_reported(current, payload.get("context_window"), where.settings, "hook input", cursor.get("turns"))
     crossed = budget.record(where.session_dir, current, event)
     epoch = int(cursor.get("compactions") or 0)
     for level in crossed:
@@ -141,6 +143,9 @@ def _announce(where: Where, current: dict[str, Any], level: str, epoch: int) -> 
     window = current.get("context_window") or 0
     left = current.get("tokens_to_autocompact")
     room = f"about {left:,} tokens before auto-compaction" if isinstance(left, int) else "little room left"
+    turns_left = forecast.phrase(current.get("turns_forecast"))
+    if turns_left:
+        room += f", {turns_left} at this session's pace"
     from session_state.inert import line
 
     handoff_path = line(str(where.session_dir / paths.HANDOFF))
