@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from hookrun import COMPACT_TRANSCRIPT, FIXTURES, REPO
+
+pytestmark = pytest.mark.slow  # each runs the benchmark script over the fixture transcripts
 
 
 def test_the_benchmark_prints_the_table_for_a_real_compaction() -> None:
