@@ -82,9 +82,10 @@ class Observer:
     """What a caller reading a whole transcript wants besides the cursor (the report).
 
     The reader calls these as it goes, in file order, so one pass serves both; the hooks pass
-    none and their path stays as it was. With an observer every complete line is parsed (the
-    marker search that skips most lines is off) and handed to `line`; `response` and
-    `compaction` receive what the reader itself decided, under its rules. Override what you need.
+    none and their path stays as it was. With an observer every complete non-empty line is
+    parsed (the marker search that skips most lines is off, so a line that is not JSON counts in
+    `bad_lines` even without a marker) and handed to `line`; `response` and `compaction` receive
+    what the reader itself decided, under its rules. Override what you need.
     """
 
     def line(self, obj: dict[str, Any]) -> None:
