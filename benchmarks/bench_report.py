@@ -48,12 +48,7 @@ def main() -> None:
     times: list[float] = []
     cpu: list[float] = []
     with tempfile.TemporaryDirectory(prefix="ss-report-") as tmp:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "SESSION_STATE"))},
-            "SESSION_STATE_DIR": str(Path(tmp) / "state"),
-            "CLAUDE_PROJECT_DIR": str(Path(tmp) / "project"),
-            "SESSION_STATE_USER_CONFIG": str(Path(tmp) / "none.json"),
-        }
+        env = synth.cli_env(Path(tmp))
         for run in range(args.runs):
             with open(source, "rb") as handle:  # same page-cache state for every run
                 while handle.read(16 << 20):
