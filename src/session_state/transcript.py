@@ -104,7 +104,7 @@ class Observer:
     def progress(self, offset: int, size: int) -> None:
         """`offset` of `size` bytes read, after each block of the file."""
 
-    def subagent(self, key: str, cursor: dict[str, Any]) -> Observer | None:
+    def subagent(self, key: str) -> Observer | None:
         """The observer for a subagent file about to be read (its key in `subagents`), if any."""
         return None
 
@@ -377,7 +377,7 @@ class _Reader:
 
     def _scan(self, data: bytes, start: int, end: int, base: int) -> None:
         """Handle the complete lines in data[start:end] that carry a marker, in file order."""
-        markers = _BUDGET_MARKERS
+        markers: tuple[bytes, ...] = _BUDGET_MARKERS
         first = data[start : min(end, start + 256)]
         spaced = first.startswith(b'{"') and b'": ' in first and b'":"' not in first
         if self.facts:
@@ -777,7 +777,7 @@ def _follow_subagents(cursor: dict[str, Any], path: str, observer: Observer | No
         sub_path = os.path.join(sub_dir if kind == "subagents" else folder, sub_name)
         key = sub_name if kind == "subagents" else f"../{sub_name}"
         sub = _usable(subs.get(key), sub_path, kind)
-        _Reader(sub, facts=False, observer=observer.subagent(key, sub) if observer is not None else None).advance()
+        _Reader(sub, facts=False, observer=observer.subagent(key) if observer is not None else None).advance()
         subs[key] = sub
 
 

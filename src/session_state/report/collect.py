@@ -129,7 +129,7 @@ class _Pass(transcript.Observer):
         if self._progress is not None and offset < size:  # the end is shown once, by gather
             self._progress(offset, size)
 
-    def subagent(self, key: str, cursor: dict[str, Any]) -> transcript.Observer:
+    def subagent(self, key: str) -> transcript.Observer:
         span = self.spans[key] = _Span()
         return span
 
