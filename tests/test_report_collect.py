@@ -77,6 +77,7 @@ def test_report_equals_the_reader_on_the_fixture_transcripts(path: Path) -> None
         assert data.points[-1].context == at_end[rel]
 
 
+@pytest.mark.corpus
 def test_report_equals_the_reader_on_the_corpus() -> None:
     from conftest import shared_or_skip
 
