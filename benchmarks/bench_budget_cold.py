@@ -37,12 +37,7 @@ def main() -> None:
     times: list[float] = []
     cpu: list[float] = []  # CPU seconds of the command: what it costs when it has a core to itself
     with tempfile.TemporaryDirectory(prefix="ss-cold-") as tmp:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "SESSION_STATE"))},
-            "SESSION_STATE_DIR": str(Path(tmp) / "state"),
-            "CLAUDE_PROJECT_DIR": str(Path(tmp) / "project"),
-            "SESSION_STATE_USER_CONFIG": str(Path(tmp) / "none.json"),
-        }
+        env = synth.cli_env(Path(tmp))
         for run in range(args.runs):
             target = Path(tmp) / f"run{run}" / f"{synth.SESSION_ID}.jsonl"
             target.parent.mkdir()

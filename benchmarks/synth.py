@@ -88,3 +88,14 @@ def one_turn(salt: str) -> bytes:
 
 def cache_dir() -> Path:
     return Path(os.environ.get("SESSION_STATE_BENCH_DIR", "/tmp/session-state-bench"))
+
+
+def cli_env(folder: Path) -> dict[str, str]:
+    """The environment of a timed `session-state` run that reads and writes nothing of the user's:
+    its state, project and user config all inside `folder`."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "SESSION_STATE"))},
+        "SESSION_STATE_DIR": str(folder / "state"),
+        "CLAUDE_PROJECT_DIR": str(folder / "project"),
+        "SESSION_STATE_USER_CONFIG": str(folder / "none.json"),
+    }

@@ -13,6 +13,17 @@ from hookrun import Sandbox  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 
+# Fixtures that run the real hooks over a whole bundled session before the test starts (about
+# 1.5 s of CPU each, measured): a test that uses one belongs to the `slow` tier, wherever it is.
+HOOK_WRITTEN_PROJECT_FIXTURES = frozenset({"fresh", "shared"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that build a hook-written project `slow`, so plain `pytest` leaves them out."""
+    for item in items:
+        if HOOK_WRITTEN_PROJECT_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Sandbox:

@@ -327,6 +327,7 @@ def test_step_killed_by_signal_is_marked_signaled() -> None:
     assert info.value.signaled and info.value.rc == -9
 
 
+@pytest.mark.slow
 def test_step_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     marker = tmp_path / "grandchild.pid"
     code = ("import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "

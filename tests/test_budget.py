@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from session_state import budget, settings, transcript
+from session_state import budget, models, settings, transcript
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_transcript import asst, boundary, line, write  # noqa: E402
@@ -159,7 +159,6 @@ def test_record_appends_and_reports_each_crossing_once(tmp_path: Path) -> None:
 
 
 def test_record_validates_against_the_usage_model(tmp_path: Path) -> None:
-    models = pytest.importorskip("session_state.models")
     budget.record(tmp_path, fake_budget("critical"), "Stop")
     budget.record(tmp_path, fake_budget("unknown", context=None), "Stop")
     for entry in usage_lines(tmp_path):
@@ -171,6 +170,7 @@ def _race(args: tuple[str, str]) -> list[str]:
     return budget.record(Path(folder), fake_budget(level), "Stop")
 
 
+@pytest.mark.stress
 def test_concurrent_records_cross_each_level_exactly_once(tmp_path: Path) -> None:
     folder = str(tmp_path / "s")
     jobs = [(folder, level) for level in ("monitor", "warning", "critical") * 8]
@@ -279,7 +279,6 @@ def test_command_does_not_write_the_hooks_cursor(env: dict[str, str], tmp_path: 
 
 
 def test_hot_tier_outputs_validate_against_their_models(tmp_path: Path) -> None:
-    models = pytest.importorskip("session_state.models")
     cursor = cursor_for(tmp_path, asst(1, 1, 0, 50_000), boundary(post=9_000))
     models.TranscriptCursor.model_validate(json.loads(json.dumps(cursor)))
     models.Budget.model_validate(budget.compute(cursor, conf()))

@@ -30,6 +30,7 @@ def big_state(session_id: str = "s-big") -> SessionState:
     return st
 
 
+@pytest.mark.stress
 def test_retention_holds_after_many_checkpoint_triggers(tmp_path: Path) -> None:
     """The acceptance figure: 10,000 triggers, the session's folder stays within count and size."""
     sdir = tmp_path / "sessions" / "s1"

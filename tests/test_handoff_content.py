@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hookrun import Sandbox
 
 from session_state import project, state, transcript
@@ -99,6 +100,7 @@ def context_of(result) -> str:
     return json.loads(result.stdout)["hookSpecificOutput"]["additionalContext"]
 
 
+@pytest.mark.slow
 def test_the_thread_survives_three_clears_and_a_compaction(sandbox: Sandbox) -> None:
     first = "aaaaaaaa-0000-4000-8000-000000000001"
     path = sandbox.transcripts / f"{first}.jsonl"

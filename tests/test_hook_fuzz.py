@@ -39,6 +39,8 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from test_stress import HOOK_TIMEOUT, assert_accepted, detached_pids, validate_tree
 
+pytestmark = pytest.mark.fuzz
+
 EXAMPLES = int(os.environ.get("SESSION_STATE_FUZZ_EXAMPLES", "40"))
 UNKNOWN_EXAMPLES = int(os.environ.get("SESSION_STATE_FUZZ_UNKNOWN_EXAMPLES", "20"))
 SEED = os.environ.get("SESSION_STATE_FUZZ_SEED")

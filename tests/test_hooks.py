@@ -142,6 +142,7 @@ def test_session_start_compact_injects_the_handoff(sandbox: Sandbox) -> None:
     assert again.code == 0 and "additionalContext" not in again.stdout
 
 
+@pytest.mark.slow
 def test_clear_hands_the_handoff_to_exactly_one_new_session(sandbox: Sandbox) -> None:
     old = "11111111-0000-4000-8000-000000000001"
     transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, old)
@@ -204,6 +205,7 @@ def _usage_line(msg_id: str, tokens: int, uuid: str) -> str:
     })
 
 
+@pytest.mark.slow
 def test_budget_crossing_is_told_once_and_stop_blocks_once(sandbox: Sandbox) -> None:
     sid = "55555555-0000-4000-8000-000000000001"
     transcript = sandbox.transcripts / f"{sid}.jsonl"
@@ -261,6 +263,7 @@ def test_context_figures_in_hook_input_win_over_the_transcript(sandbox: Sandbox)
     assert [(u["context_tokens"], u["source"]) for u in usage] == [(90_000, "hook input"), (50_000, "response")]
 
 
+@pytest.mark.slow
 def test_corrupt_state_is_recovered_from_the_latest_checkpoint_and_said_once(sandbox: Sandbox) -> None:
     transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
     run_session(sandbox, TASKS_SESSION, transcript)
@@ -279,6 +282,7 @@ def test_corrupt_state_is_recovered_from_the_latest_checkpoint_and_said_once(san
         assert "restored checkpoint" not in again.stdout  # said once
 
 
+@pytest.mark.slow
 def test_bad_input_never_fails_and_never_writes(sandbox: Sandbox) -> None:
     for event in ("SessionStart", "Stop", "UserPromptSubmit", "PreCompact", "SubagentStop", "SessionEnd"):
         for raw in (b"", b"not json", b"[1,2]", b'{"session_id": 5}', b"\xff\xfe", b'{"hook_event_name":"Stop"}'):

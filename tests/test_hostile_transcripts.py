@@ -36,6 +36,8 @@ import pytest
 from hookrun import REPO, Sandbox
 from test_stress import HOOK_TIMEOUT, assert_accepted, detached_pids, usage_line, validate_tree
 
+pytestmark = pytest.mark.fuzz
+
 LINE_MB = int(os.environ.get("SESSION_STATE_HOSTILE_LINE_MB", "100"))
 MEM_MB = int(os.environ.get("SESSION_STATE_HOSTILE_MEM_MB", "2048"))
 RSS_LIMIT_MB = 400  # a hook is ~60 MB; the reader holds at most MAX_LINE + BLOCK (24 MB) of a long line

@@ -121,6 +121,7 @@ def _context(result) -> str:  # noqa: ANN001
     return (data.get("hookSpecificOutput") or {}).get("additionalContext", "") + "\n" + (data.get("systemMessage") or "")
 
 
+@pytest.mark.slow
 def test_reproduction_6_hostile_text_goes_out_inert(sandbox: Sandbox) -> None:
     transcript = _hostile_transcript(sandbox)
     tp = str(transcript)

@@ -23,11 +23,12 @@ import sys
 import time
 from pathlib import Path
 
+import filelock
 import pytest
 
-from session_state import fsutil, paths
+from session_state import fsutil, paths, store
 
-filelock = pytest.importorskip("filelock")
+pytestmark = pytest.mark.stress
 
 PROCS = int(os.environ.get("SESSION_STATE_RACE_PROCS", "32"))
 ROUNDS = int(os.environ.get("SESSION_STATE_RACE_ROUNDS", "50"))
@@ -105,6 +106,7 @@ def _holder(lock_path: Path, hold_s: float = 60) -> subprocess.Popen:
     return proc
 
 
+@pytest.mark.crash
 def test_lock_of_a_killed_holder_is_free_at_once(tmp_path: Path) -> None:
     lock_path = tmp_path / "state.json.lock"
     waits = []
@@ -149,7 +151,6 @@ def test_live_holder_makes_acquire_time_out_after_about_the_timeout(tmp_path: Pa
 
 
 def test_store_locked_times_out_below_the_hook_timeout(tmp_path: Path) -> None:
-    store = pytest.importorskip("session_state.store")
     holder = _holder(tmp_path / paths.LOCK)
     try:
         t0 = time.perf_counter()

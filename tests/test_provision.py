@@ -1,7 +1,7 @@
 """Real provisioning: real venvs, real pip against the configured index, real concurrent processes.
 
-Slow (about 10 s per successful pip build, a few seconds per failing one), marked `slow` so
-it can be deselected with `-m "not slow"`, but part of the default run.
+Slow (about 10 s per successful pip build, a few seconds per failing one): marked `slow`, so
+plain `pytest` leaves it out; `pytest -m slow` or `bash .ci/run` runs it.
 """
 
 from __future__ import annotations

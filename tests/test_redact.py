@@ -308,6 +308,7 @@ def test_adversarial_inputs_finish_quickly(name):
     assert dt < ADV_LIMIT, f"{name}: {len(text)} chars took {dt:.2f} s"
 
 
+@pytest.mark.slow
 def test_linear_scaling():
     """Doubling the input at most about doubles the time (quadratic would quadruple it)."""
     worst = 0.0
@@ -327,6 +328,7 @@ def _timed(text: str) -> float:
     return time.perf_counter() - t0
 
 
+@pytest.mark.slow
 def test_throughput_on_session_text():
     """MB/s on a realistic mix: the planted session's JSON text repeated to ~4 MB."""
     session = build_session(0)

@@ -19,6 +19,8 @@ import pytest
 
 from test_cli_support import MAROT, MAROT_ID, REPO, Project, bare, fresh  # noqa: F401 - fixtures
 
+pytestmark = pytest.mark.slow  # a real headless Chromium: seconds per page
+
 CORPUS = REPO.parent / "shared" / "fixtures" / "transcripts" / "projects" / "marot-spotter" / MAROT.name
 LINE_BLUE = (0x15, 0x65, 0xC0)
 COMPACTION_PURPLE = (0x6A, 0x1B, 0x9A)

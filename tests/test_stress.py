@@ -49,9 +49,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
 from hookrun import REPO, TASKS_TRANSCRIPT, Sandbox
 
 from session_state import models
+
+pytestmark = pytest.mark.stress
 
 ROUNDS = int(os.environ.get("SESSION_STATE_STRESS_ROUNDS", "5"))
 PROCS = int(os.environ.get("SESSION_STATE_STRESS_PROCS", "64"))

@@ -53,8 +53,12 @@ class _Part:
         self.category, self.sub, self.label, self.text = category, sub, label, text
 
 
-class _Collector:
-    """One pass over the transcript: what the latest main-chain request held, by component."""
+class Collector:
+    """One pass over the transcript: what the latest main-chain request held, by component.
+
+    Fed line by line, by `compute` or by the transcript reader's observer (the report, which
+    reads the transcript once for everything it shows).
+    """
 
     def __init__(self) -> None:
         self.shape: dict[str, Any] | None = None
@@ -182,9 +186,14 @@ class _Collector:
 
 def compute(path: str, current: dict[str, Any]) -> dict[str, Any]:
     """The breakdown of `current` (a budget object of the same transcript) by component."""
-    collector = _Collector()
+    collector = Collector()
     for obj in _lines(path):
         collector.line(obj)
+    return of(collector, current)
+
+
+def of(collector: Collector, current: dict[str, Any]) -> dict[str, Any]:
+    """The breakdown of `current` from what `collector` was fed (the lines of the same transcript)."""
     model = current.get("model") if isinstance(current.get("model"), str) else None
     parts = collector.system_parts() + collector.parts
     counted = [(part, tokens.estimate(part.text, model)["tokens"]) for part in parts]

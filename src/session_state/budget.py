@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from session_state import forecast, pricing
+from session_state.transcript import token_count
 
 SMALL_WINDOW = 200_000
 LARGE_WINDOW = 1_000_000
@@ -161,13 +162,13 @@ def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
         context = cursor.get("post_tokens") if isinstance(cursor.get("post_tokens"), int) else None
         context_source = "compaction" if context is not None else "unknown after compaction"
     elif last is not None:
-        context = sum(_count(last.get(k)) for k in ("input", "cache_creation", "cache_read"))
+        context = sum(token_count(last.get(k)) for k in ("input", "cache_creation", "cache_read"))
         context_source = "response"
     elif isinstance(side, dict):
         # A subagent's own transcript (every usage line a sidechain) has no main chain: its own
         # latest response is its context, as `ccusage statusline` reports it.
         answered = side
-        context = sum(_count(side.get(k)) for k in ("input", "cache_creation", "cache_read"))
+        context = sum(token_count(side.get(k)) for k in ("input", "cache_creation", "cache_read"))
         context_source = "subagent response"
     else:
         context, context_source = None, "no response yet"
@@ -199,13 +200,13 @@ def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
         "percent": percent,
         "level": level_for(exact, thresholds if isinstance(thresholds, dict) else {}),
         "model": model,
-        "output_tokens": _count((answered or {}).get("output")),
+        "output_tokens": token_count((answered or {}).get("output")),
         "compacted": compacted,
-        "compactions": _count(cursor.get("compactions")),
+        "compactions": token_count(cursor.get("compactions")),
         "autocompact_at": limit,
         "autocompact_source": limit_source,
         "tokens_to_autocompact": max(limit - context, 0) if context is not None else None,
-        "totals": {k: _count(totals.get(k)) for k in _TOTAL_KEYS},
+        "totals": {k: token_count(totals.get(k)) for k in _TOTAL_KEYS},
     }
     ahead = forecast.turns_left(
         forecast.growths(cursor.get("turns"), context), budget["tokens_to_autocompact"]
@@ -215,8 +216,8 @@ def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
         budget["turns_forecast"] = ahead
     budget.update(pricing.session_cost(cursor, settings))
     agents = cursor.get("agent_files_totals") or {}
-    if any(_count(agents.get(k)) for k in _TOTAL_KEYS):
-        budget["agent_files_totals"] = {k: _count(agents.get(k)) for k in _TOTAL_KEYS}
+    if any(token_count(agents.get(k)) for k in _TOTAL_KEYS):
+        budget["agent_files_totals"] = {k: token_count(agents.get(k)) for k in _TOTAL_KEYS}
     if cursor.get("error"):
         budget["error"] = cursor["error"]
     return budget
@@ -282,10 +283,6 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
 def record(session_dir: str | os.PathLike[str], budget: dict[str, Any], event: str) -> list[str]:
     """Append the budget to usage.jsonl; return the levels crossed for the first time this epoch.
 
@@ -304,7 +301,7 @@ def record(session_dir: str | os.PathLike[str], budget: dict[str, Any], event: s
     if level in LEVELS:
         markers = paths.markers_dir(folder)
         paths.ensure_dir(markers)
-        epoch = _count(budget.get("compactions"))
+        epoch = token_count(budget.get("compactions"))
         for name in LEVELS[: LEVELS.index(level) + 1]:
             if fsutil.create_exclusive(markers / f"crossing-{epoch}-{name}"):
                 crossed.append(name)

@@ -78,6 +78,37 @@ _SESSION_MARKER = b'"sessionId":'
 Loads = Callable[[bytes], Any]
 
 
+class Observer:
+    """What a caller reading a whole transcript wants besides the cursor (the report).
+
+    The reader calls these as it goes, in file order, so one pass serves both; the hooks pass
+    none and their path stays as it was. With an observer every complete non-empty line is
+    parsed (the marker search that skips most lines is off, so a line that is not JSON counts in
+    `bad_lines` even without a marker) and handed to `line`; `response` and `compaction` receive
+    what the reader itself decided, under its rules. Override what you need.
+    """
+
+    def line(self, obj: dict[str, Any]) -> None:
+        """Any parsed line that is a JSON object."""
+
+    def response(self, key: str | None, usage: dict[str, Any]) -> None:
+        """A main-chain response line (not `<synthetic>`, not an API error): its `last_usage` record.
+
+        `key` is the response it belongs to, (message.id, requestId) as the totals deduplicate;
+        None when the line lacks one (it then counts as a response of its own).
+        """
+
+    def compaction(self, record: dict[str, Any]) -> None:
+        """A main-chain `compact_boundary`: its `last_compaction` record."""
+
+    def progress(self, offset: int, size: int) -> None:
+        """`offset` of `size` bytes read, after each block of the file."""
+
+    def subagent(self, key: str) -> Observer | None:
+        """The observer for a subagent file about to be read (its key in `subagents`), if any."""
+        return None
+
+
 def zero_totals() -> dict[str, int]:
     return dict.fromkeys(USAGE_KEYS, 0)
 
@@ -132,6 +163,7 @@ def update(
     *,
     facts: bool = True,
     redact_extra: Sequence[str] = (),
+    observer: Observer | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Advance `cursor` over the bytes appended to `path`; return it and the new facts.
 
@@ -141,10 +173,10 @@ def update(
     path = os.fspath(path)
     cursor = _usable(cursor, path, "main")
     out: list[dict[str, Any]] = []
-    reader = _Reader(cursor, facts=facts, redact_extra=redact_extra, out=out)
+    reader = _Reader(cursor, facts=facts, redact_extra=redact_extra, out=out, observer=observer)
     reader.advance()
     # Even without a readable main file the subagent files still show what the session spent.
-    _follow_subagents(cursor, path)
+    _follow_subagents(cursor, path, observer)
     _combine_totals(cursor)
     reader.flush_facts()
     return cursor, out
@@ -227,8 +259,10 @@ class _Reader:
         facts: bool,
         redact_extra: Sequence[str] = (),
         out: list[dict[str, Any]] | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.c = cursor
+        self.observer = observer
         self.facts = facts
         self.redact_extra = tuple(redact_extra)
         self.out = out if out is not None else []
@@ -333,6 +367,8 @@ class _Reader:
             if end > start:
                 self._scan(buf, start, end, base)
             c["offset"] = base + end
+            if self.observer is not None:
+                self.observer.progress(c["offset"], size)
             kept = filled - end
             if kept:
                 buf[:kept] = buf[end:filled]
@@ -341,7 +377,7 @@ class _Reader:
 
     def _scan(self, data: bytes, start: int, end: int, base: int) -> None:
         """Handle the complete lines in data[start:end] that carry a marker, in file order."""
-        markers = _BUDGET_MARKERS
+        markers: tuple[bytes, ...] = _BUDGET_MARKERS
         first = data[start : min(end, start + 256)]
         spaced = first.startswith(b'{"') and b'": ' in first and b'":"' not in first
         if self.facts:
@@ -349,6 +385,14 @@ class _Reader:
         elif self.c["kind"] == "main":  # a typed prompt starts a turn (context growth per turn)
             markers += (_SPACED_FACT_MARKERS[0],) if spaced else (_FACT_MARKERS[0],)
         spans: dict[int, int] = {}
+        if self.observer is not None:  # it wants every line (data[start:end] ends with a newline)
+            line_start = start
+            while line_start < end:
+                line_end = data.find(b"\n", line_start, end)
+                if line_end > line_start:
+                    spans[line_start] = line_end
+                line_start = line_end + 1
+            markers = ()
         for marker in markers:
             pos = data.find(marker, start, end)
             while pos >= 0:
@@ -385,7 +429,8 @@ class _Reader:
         find = data.find  # bounded searches: a tool result can be megabytes, copy it only if needed
         head = min(line_end, line_start + HEAD_BYTES)
         if (
-            find(b'"tool_result"', line_start, head) >= 0
+            self.observer is None
+            and find(b'"tool_result"', line_start, head) >= 0
             and find(b'"type":"user"', line_start, head) >= 0
             and find(b'"type":"assistant"', line_start, head) < 0
         ):  # a tool result is no turn boundary; it matters only when it answers a pending TaskCreate or a failed Bash command
@@ -404,6 +449,8 @@ class _Reader:
         obj = self._parse(raw)
         if not isinstance(obj, dict):
             return
+        if self.observer is not None:
+            self.observer.line(obj)
         kind = obj.get("type")
         where = base + line_start
         if kind == "assistant":
@@ -468,6 +515,8 @@ class _Reader:
                     context = figures[0] + figures[2] + figures[3]
                     if context > c["max_context"]:
                         c["max_context"] = context
+                    if self.observer is not None:
+                        self.observer.response(response_key(message.get("id"), obj.get("requestId")), record)
         if self.facts and obj.get("isSidechain") is not True:
             self._assistant_facts(obj, message, where)
 
@@ -477,15 +526,15 @@ class _Reader:
         `figures` = input, output, cache write, cache read, cache write at the 1 h rate (a part
         of cache write that prices differently); the model row is what cost is computed from.
         """
-        if not (isinstance(message_id, str) and isinstance(request_id, str)):
+        key = response_key(message_id, request_id)
+        if key is None:
             self._add(figures, model, 1)
             return
         if self.dedup is None:
             self.dedup = {}
             for entry in self.c["dedup"]:
                 if isinstance(entry, list) and len(entry) == 7 and isinstance(entry[0], str):
-                    self.dedup[entry[0]] = [*(_int(v) for v in entry[1:6]), _str(entry[6]) or ""]
-        key = f"{message_id}\n{request_id}"
+                    self.dedup[entry[0]] = [*(token_count(v) for v in entry[1:6]), _str(entry[6]) or ""]
         old = self.dedup.pop(key, None)
         if old is None:
             self._add(figures, model, 1)
@@ -560,6 +609,8 @@ class _Reader:
             "post_tokens": post,
             "timestamp": _str(obj.get("timestamp")),
         }
+        if self.observer is not None:
+            self.observer.compaction(c["last_compaction"])
         if self.facts:
             self._emit("compact", obj, where, None, trigger=trigger, pre_tokens=pre, post_tokens=post)
 
@@ -706,7 +757,7 @@ class _Reader:
                 self.out.append({"k": "task_create", "id": fact_id, "ts": ts, "task_id": str(task_id), **waiting})
 
 
-def _follow_subagents(cursor: dict[str, Any], path: str) -> None:
+def _follow_subagents(cursor: dict[str, Any], path: str, observer: Observer | None = None) -> None:
     """Bring the sub-cursors of the session's subagent transcripts up to date (figures only)."""
     subs: dict[str, Any] = cursor["subagents"]
     folder, name = os.path.split(path)
@@ -726,7 +777,7 @@ def _follow_subagents(cursor: dict[str, Any], path: str) -> None:
         sub_path = os.path.join(sub_dir if kind == "subagents" else folder, sub_name)
         key = sub_name if kind == "subagents" else f"../{sub_name}"
         sub = _usable(subs.get(key), sub_path, kind)
-        _Reader(sub, facts=False).advance()
+        _Reader(sub, facts=False, observer=observer.subagent(key) if observer is not None else None).advance()
         subs[key] = sub
 
 
@@ -799,7 +850,16 @@ def _model_row(row: Any) -> bool:
     return isinstance(row, list) and len(row) == 6 and all(type(v) is int for v in row)
 
 
-def _int(value: Any) -> int:
+def response_key(message_id: Any, request_id: Any) -> str | None:
+    """The response a usage line belongs to: (message.id, requestId), as Claude Code repeats a
+    response's usage on each of its content lines; None when either is missing."""
+    if isinstance(message_id, str) and isinstance(request_id, str):
+        return f"{message_id}\n{request_id}"
+    return None
+
+
+def token_count(value: Any) -> int:
+    """A token figure from a transcript or a cursor: a positive int, anything else 0."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 

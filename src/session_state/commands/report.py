@@ -37,7 +37,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from session_state import fsutil, paths, report, settings
+    from session_state import fsutil, paths, settings
+    from session_state.report import collect
+    from session_state.report.page import render
 
     project = _common.project(args)
     folder: Path | None = None
@@ -60,14 +62,14 @@ def run(args: argparse.Namespace) -> int:
             )
         path = Path(transcript)
         out = Path(args.out) if args.out else folder / "report.html"
-    data = report.collect(
+    data = collect.gather(
         str(path),
         settings.load(project),
         session_id=sid,
         session_dir=folder,
         progress=_common.progress(f"reading {path.name} (bytes)"),
     )
-    page = report.render(data)
+    page = render(data)
     try:
         if out.parent and not out.parent.exists():
             out.parent.mkdir(parents=True)
