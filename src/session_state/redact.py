@@ -28,7 +28,7 @@ import re
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: this module is on the per-turn path
-    from typing import Any, Sequence
+    from typing import Any, Callable, Sequence
 
 __all__ = ["redact_text", "redact_obj", "is_secret_key", "KINDS"]
 
@@ -68,6 +68,8 @@ _TOKEN_RULES: list = [
     ("gitlab_token", "gl", r"gl", r"(?:pat|dt|rt|ptt|cbt|ft|imt|soat|oas|agent)-[A-Za-z0-9_.\-]{20,300}", None),
     ("slack_token", "xox", r"xox[abposre]-", r"[A-Za-z0-9]{1,200}(?:-[A-Za-z0-9]{1,200}){1,8}" + _END, None),
     ("slack_token", "xoxe.xox", r"xoxe\.xox", r"[a-z]-\d-[A-Za-z0-9\-]{20,400}", None),
+    # browser-session tokens: xoxc- (client) and xoxd- (the "d" cookie, URL-encoded)
+    ("slack_token", "xox", r"xox[cd]-", r"[A-Za-z0-9%._+/=\-]{20,400}", None),
     ("slack_token", "xapp-", r"xapp-", r"\d-[A-Za-z0-9\-]{20,300}", None),
     ("gcp_api_key", "AIza", r"AIza", r"[A-Za-z0-9_\-]{35}" + _END, None),
     ("gcp_oauth_token", "ya29.", r"ya29\.", r"[A-Za-z0-9_\-.]{20,2000}", None),
@@ -96,11 +98,27 @@ _TOKEN_RULES: list = [
     ("linear_api_key", "lin_api_", r"lin_api_", r"[A-Za-z0-9]{40}" + _END, None),
     ("atlassian_token", "ATATT", r"ATATT", r"[A-Za-z0-9_\-=]{50,400}", None),
     ("mailgun_api_key", "key-", r"key-", r"[a-f0-9]{32}" + _END, None),
+    ("twilio_api_key", "SK", r"SK", r"[0-9a-fA-F]{32}" + _END, None),
+    ("twilio_account_sid", "AC", r"AC", r"[0-9a-f]{32}" + _END, None),
     ("age_secret_key", "AGE-SECRET-KEY-1", r"AGE-SECRET-KEY-1", r"[0-9A-Z]{58}", None),
     ("gcp_refresh_token", "1//0", r"1//0", r"[A-Za-z0-9_\-]{30,500}", None),
     # JSON Web Tokens: header and payload are base64url JSON objects ("eyJ" is '{"').
     ("jwt", "eyJ", r"eyJ", r"[A-Za-z0-9_\-]{8,4000}\.eyJ[A-Za-z0-9_\-]{4,20000}\.[A-Za-z0-9_\-]{0,2000}", None),
 ]
+
+# A command-line argument: single-quoted, double-quoted or bare (one of three groups matches).
+_ARG = r"(?:'([^'\n]{1,256})'|\"([^\"\n]{1,256})\"|([^\s'\"]{1,256}))"
+
+
+def _made_up(value: str) -> bool:
+    """A value people invent for a secret (a digit, a symbol or an inner capital), not a word."""
+    value = value.rstrip(".,;:!?)")
+    if len(value) < 4 or value.lower() in _STOP_VALUES:
+        return False
+    if any(c.isdigit() for c in value) or any(c.isupper() for c in value[1:]):
+        return True
+    return not value.replace("-", "").replace("_", "").replace("'", "").isalpha()  # "one-time" is a word
+
 
 # Rules with their own shape: (kind, triggers, pattern, group to replace, check or None).
 _SHAPE_RULES: list = [
@@ -116,8 +134,90 @@ _SHAPE_RULES: list = [
         0,
         None,
     ),
-    # scheme://user:password@host -> scheme://[REDACTED:url_credentials]@host
-    ("url_credentials", "://", r"://([^\s:/?#@\"'<>\[\]\\]{0,256}:(?!\[REDACTED:)[^\s/?#@\"'<>\\]{1,512})@", 1, None),
+    # scheme://user:password@host -> scheme://[REDACTED:url_credentials]@host. The password may
+    # hold any character, "#", "/" and "@" included: the greedy run backs off to the last "@"
+    # that a host name follows, so nothing of the password is left before the host.
+    (
+        "url_credentials",
+        "://",
+        r"://([^\s:/?#@\"'<>\[\]\\]{0,256}:(?!\[REDACTED:)(?!\d{1,5}(?:/|$))[^\s\"'<>\\]{1,512})"
+        r"@(?=[A-Za-z0-9_.\-\[\]]{1,253}(?::\d{1,5})?(?:[/?#\s\"'<>\\,;)]|$))",
+        1,
+        None,
+    ),
+    # Password flags and arguments of command-line tools (one alternative group is the value).
+    ("password_flag", ("curl", "wget"), r"\b(?:curl|wget)\b[^\n]{0,400}?\s(?:-u ?|--user[= ])['\"]?[^\s:'\"]{0,128}:([^\s'\"]{1,256})", 1, None),
+    (
+        "password_flag",
+        ("mysql", "mariadb"),
+        r"\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb|mariadb-dump)\b[^\n]{0,300}?"
+        r"\s-p" + _ARG,
+        (1, 2, 3),
+        None,
+    ),
+    ("password_flag", "sshpass", r"\bsshpass\b[^\n]{0,200}?\s-p ?" + _ARG, (1, 2, 3), None),
+    (
+        "password_flag",
+        " login",
+        r"\b(?:docker|podman|buildah|skopeo|nerdctl|oras|crane|registry)\s+login\b[^\n]{0,300}?\s(?:-p|--password)[ =]" + _ARG,
+        (1, 2, 3),
+        None,
+    ),
+    ("password_flag", "redis-cli", r"\bredis-cli\b[^\n]{0,300}?\s(?:-a|--pass)\s+" + _ARG, (1, 2, 3), None),
+    ("password_flag", "mongo", r"\bmongo(?:sh|dump|restore|import|export|stat|top)?\b[^\n]{0,300}?\s(?:-p|--password)[ =]" + _ARG, (1, 2, 3), None),
+    ("password_flag", "ldap", r"\bldap(?:search|add|modify|delete|passwd|whoami|compare)\b[^\n]{0,300}?\s-w\s+" + _ARG, (1, 2, 3), None),
+    ("password_flag", ("sqlcmd", "bcp ", "osql"), r"\b(?:sqlcmd|bcp|osql)\b[^\n]{0,300}?\s-P ?" + _ARG, (1, 2, 3), None),
+    ("password_flag", "htpasswd", r"\bhtpasswd\b[^\n]{0,60}?\s-[a-zA-Z]*b[a-zA-Z]*\s+\S+\s+\S+\s+" + _ARG, (1, 2, 3), None),
+    ("password_flag", "lftp", r"\blftp\b[^\n]{0,300}?\s-u\s+['\"]?[^\s,'\"]{1,128},([^\s'\"]{1,256})", 1, None),
+    ("password_flag", " -U", r"\s-U\s+['\"]?[^\s%'\"]{1,128}%([^\s'\"]{1,256})", 1, None),  # smbclient user%password
+    ("password_flag", "pass:", r"\s-pass(?:in|out)?\s+['\"]?pass:([^\s'\"]{1,256})", 1, None),  # openssl
+    ("password_flag", "pass ", r"\s-(?:store|key|srcstore|deststore|srckey|destkey)pass\s+" + _ARG, (1, 2, 3), None),  # keytool
+    # echo secret | docker login --password-stdin / sudo -S
+    (
+        "password_flag",
+        ("-stdin", "sudo -S"),
+        r"\becho\s+(?:-n\s+)?" + _ARG + r"\s*\|\s*(?:sudo\s+-S|[^\n|]{0,200}--password-stdin)",
+        (1, 2, 3),
+        None,
+    ),
+    # Prose: "the password is X" (only values that look made up, not "is required"); .netrc.
+    (
+        "password_prose",
+        ("ass", "ASS", "wd", "ecret", "oken", "ey ", "in ", "IN "),
+        r"(?i:\b(?:password|passwd|passphrase|passcode|pass ?word|pwd|pin|secret|token|api[ _-]?key|access[ _-]?key)"
+        r"(?:\s+(?:for|of|to)\s+\S{1,80})?\s+(?:is|was|are|will\s+be|should\s+be)\s+"
+        r"(?:now\s+|still\s+|set\s+to\s+|just\s+)?)" + _ARG,
+        (1, 2, 3),
+        lambda m, t: _made_up(m.group(m.lastindex or 0)),
+    ),
+    ("netrc_password", "machine", r"\bmachine\s+\S{1,253}(?:\s+login\s+\S{1,256})?\s+password\s+" + _ARG, (1, 2, 3), None),
+    ("netrc_password", ("password", "passwd"), r"(?m:^[ \t]*(?:password|passwd)[ \t]+([^\s'\"]{1,256})[ \t]*$)", 1, None),
+    # Signed URLs: S3 / GCS presigned signatures and session tokens.
+    (
+        "url_signature",
+        ("X-Amz-", "x-amz-", "X-Goog-", "x-goog-", "ignature="),
+        r"(?i:x-amz-signature|x-amz-security-token|x-goog-signature|x-goog-credential|(?<=[?&])signature)"
+        r"=([A-Za-z0-9%+/=_.\-]{16,4000})",
+        1,
+        None,
+    ),
+    (
+        "url_secret_param",
+        "=",
+        r"[?&;](?:access_token|refresh_token|id_token|auth_token|api_key|apikey|api-key|client_secret|password|passwd|secret|token)"
+        r"=([^&\s\"'#<>]{8,4000})",
+        1,
+        lambda m, t: not _rx("placeholder_word").fullmatch(m.group(1)),
+    ),
+    # Cookie headers and cookie flags: the whole value (it carries the session).
+    (
+        "cookie",
+        ("ookie", "OOKIE"),
+        r"(?i:\b(?:set-)?cookie)[\"']?[ \t]{0,4}:[ \t]{0,4}[\"']?([^\r\n\"'\\]{1,4000})",
+        1,
+        lambda m, t: "=" in m.group(1),
+    ),
+    ("cookie", ("curl", "wget"), r"\b(?:curl|wget)\b[^\n]{0,400}?\s(?:-b|--cookie)[ =]" + _ARG, (1, 2, 3), lambda m, t: "=" in m.group(m.lastindex or 0)),
     ("slack_webhook", "hooks.slack.com/", r"hooks\.slack\.com/((?:services|workflows|triggers)/[A-Za-z0-9_/\-]{8,300})", 1, None),
     ("discord_webhook", "/api/webhooks/", r"/api/webhooks/(\d{5,30}/[A-Za-z0-9_\-]{20,200})", 1, None),
     (
@@ -213,6 +313,8 @@ _SOURCES = {
     "harmless": r"(?i:" + _HARMLESS_TAIL + r")",
     "placeholder": r"(?:\$\{?[A-Za-z_]|%\(|\{\{|<[^>]*>$|\*{3}|x{4}|X{4}|\.{3}|\[REDACTED)",
     "ident": r"[A-Za-z_][A-Za-z0-9_]*",
+    "placeholder_word": r"[A-Za-z_\-]+|\{\{.*\}\}|<[^>]*>|\$\{?\w+\}?|x+|X+|\*+",
+    "b64_run": r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{24,8192}={0,2}(?![A-Za-z0-9+/=_\-])",
     "dotted": r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+",
     "env_key": r"[A-Z][A-Z0-9_]*",
     "key_split": r"[_.\-]+",
@@ -278,8 +380,11 @@ def _apply(row: list, text: str) -> str:
             return match.group(0)
         if group == 0:
             return mark
+        which = group if group.__class__ is int else next((g for g in group if match.start(g) >= 0), 0)
+        if which == 0:
+            return mark
         base = match.start()
-        start, end = match.span(group)
+        start, end = match.span(which)
         whole = match.group(0)
         return whole[: start - base] + mark + whole[end - base :]
 
@@ -322,6 +427,38 @@ def _aws_secrets(text: str) -> str:
         done = end
     out.append(text[done:])
     return "".join(out)
+
+
+def _base64_secrets(text: str) -> str:
+    """Base64-wrapped keys (a Kubernetes Secret, `echo … | base64`): a run of 24 to 8,192
+    base64 characters that decodes to printable text in which a token rule fires is replaced
+    whole. Hashes, UUIDs and binary data decode to non-text and are left alone."""
+
+    def repl(match: "re.Match[str]") -> str:
+        import base64
+        import binascii
+
+        run = match.group(0)
+        body = run.rstrip("=")
+        padded = body + "=" * (-len(body) % 4)
+        try:
+            raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+            decoded = raw.decode("utf-8")
+        except (binascii.Error, ValueError):
+            return run
+        if len(decoded) < 12 or sum(c.isprintable() or c in "\n\r\t" for c in decoded) < len(decoded):
+            return run
+        return "[REDACTED:base64_secret]" if _token_rules(decoded) != decoded else run
+
+    return _rx("b64_run").sub(repl, text)
+
+
+def _token_rules(text: str) -> str:
+    for row in _TABLE:
+        trigger = row[1]
+        if trigger is None or (trigger in text if trigger.__class__ is str else any(t in text for t in trigger)):
+            text = _apply(row, text)
+    return text
 
 
 _B64 = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/=")
@@ -478,25 +615,37 @@ def _assignments(text: str) -> str:
     return "".join(out)
 
 
-# --- user patterns ---------------------------------------------------------------------------
+# --- user patterns (fallback only: the full tier runs them in redactor.apply_patterns) -------
 
 _extra_cache: dict = {}
+_UNCHECKED = "[REDACTED:custom-unchecked]"
 
 
-def _extra_regexes(extra: "Sequence[str]") -> list:
-    key = tuple(extra)
-    cached = _extra_cache.get(key)
-    if cached is None:
-        cached = []
-        for pattern in key:
+def _extra(text: str, extra: "Sequence[str]") -> str:
+    """User patterns with a time limit. Without the `regex` package (no full environment yet)
+    a pattern cannot be time-limited, so a text that would need the user's patterns is
+    withheld whole rather than risk either a leak or a hook stuck in backtracking."""
+    try:
+        import regex
+    except ImportError:
+        return _UNCHECKED
+    for pattern in extra:
+        compiled = _extra_cache.get(pattern)
+        if compiled is None:
             try:
-                cached.append(re.compile(pattern))
-            except (re.error, TypeError, ValueError):
-                continue  # config.py reports bad patterns; the hot path skips them
-        if len(_extra_cache) > 16:
-            _extra_cache.clear()
-        _extra_cache[key] = cached
-    return cached
+                compiled = regex.compile(pattern)
+            except (regex.error, TypeError, ValueError, OverflowError):
+                compiled = False  # config.py reports bad patterns
+            if len(_extra_cache) > 64:
+                _extra_cache.clear()
+            _extra_cache[pattern] = compiled
+        if compiled is False:
+            continue
+        try:
+            text = compiled.sub(_MARK.format("custom"), text, timeout=0.1)
+        except TimeoutError:
+            return _UNCHECKED
+    return text
 
 
 # --- entry points ----------------------------------------------------------------------------
@@ -505,8 +654,10 @@ def _extra_regexes(extra: "Sequence[str]") -> list:
 def redact_text(text: str, extra: "Sequence[str]" = ()) -> str:
     """`text` without private spans and with secrets replaced by `[REDACTED:<kind>]`.
 
+    These are the built-in rules alone: the stdlib fallback where the full environment does not
+    exist. Everything else goes through `redactor.redact_text`, which adds the detector.
     `extra` are additional regular expressions (user configuration); each match becomes
-    `[REDACTED:custom]`. Invalid patterns are ignored here (config validation reports them).
+    `[REDACTED:custom]` (see `_extra` for the time limit). Invalid patterns are ignored here.
     """
     if not isinstance(text, str):
         text = "" if text is None else str(text)
@@ -515,10 +666,7 @@ def redact_text(text: str, extra: "Sequence[str]" = ()) -> str:
     text = _strip_private(text)
     if not text:
         return text
-    for row in _TABLE:
-        trigger = row[1]
-        if trigger is None or (trigger in text if trigger.__class__ is str else any(t in text for t in trigger)):
-            text = _apply(row, text)
+    text = _base64_secrets(_token_rules(text))
     if len(text) < 65536:  # small texts: one lower() and substring tests decide what runs
         lower = text.lower()
         if "aws" in lower or "amazon" in lower or "secret" in lower:
@@ -527,30 +675,29 @@ def redact_text(text: str, extra: "Sequence[str]" = ()) -> str:
             text = _assignments(text)
     else:  # large texts: the case-variant regexes scan faster than lower() allocates
         text = _assignments(_aws_secrets(text))
-    if extra:
-        mark = _MARK.format("custom")
-        for regex in _extra_regexes(extra):
-            text = regex.sub(mark, text)
-    return text
+    return _extra(text, extra) if extra else text
 
 
-def redact_obj(obj: "Any", extra: "Sequence[str]" = ()) -> "Any":
+def redact_obj(obj: "Any", extra: "Sequence[str]" = (), *, text: "Callable[[str], str] | None" = None) -> "Any":
     """A copy of JSON-like data with every string redacted (mapping keys too), and the string
-    value of a secret-named key (`{"password": "…"}`) replaced whole when it looks literal."""
+    value of a secret-named key (`{"password": "…"}`) replaced whole when it looks literal.
+    `text` is the function applied to each string (default: the built-in rules with `extra`)."""
+    if text is None:
+        return redact_obj(obj, text=lambda value: redact_text(value, extra))
     if isinstance(obj, str):
-        return redact_text(obj, extra)
+        return text(obj)
     if isinstance(obj, dict):
         out = {}
         for key, value in obj.items():
-            new_key = redact_text(key, extra) if isinstance(key, str) else key
+            new_key = text(key) if isinstance(key, str) else key
             if isinstance(value, str) and is_secret_key(key):
                 if _judge_value(value, key, quoted=True, env_style=False, at_eol=True, next_char=""):
                     out[new_key] = _MARK.format("secret")
                     continue
-            out[new_key] = redact_obj(value, extra)
+            out[new_key] = redact_obj(value, text=text)
         return out
     if isinstance(obj, list):
-        return [redact_obj(item, extra) for item in obj]
+        return [redact_obj(item, text=text) for item in obj]
     if isinstance(obj, tuple):
-        return tuple(redact_obj(item, extra) for item in obj)
+        return tuple(redact_obj(item, text=text) for item in obj)
     return obj
