@@ -453,12 +453,42 @@ def _base64_secrets(text: str) -> str:
     return _rx("b64_run").sub(repl, text)
 
 
+# Rules that match within one line and start with an alternation (no literal prefix for the
+# regex engine to skip ahead with): on large texts they run only on the lines holding a trigger.
+_LINE_KINDS = frozenset(
+    ("password_flag", "password_prose", "netrc_password", "url_signature", "url_secret_param", "cookie")
+)
+
+
 def _token_rules(text: str) -> str:
     for row in _TABLE:
         trigger = row[1]
         if trigger is None or (trigger in text if trigger.__class__ is str else any(t in text for t in trigger)):
-            text = _apply(row, text)
+            text = _apply_lines(row, text) if row[0] in _LINE_KINDS and len(text) > 4096 else _apply(row, text)
     return text
+
+
+def _apply_lines(row: list, text: str) -> str:
+    """`_apply` on each line that holds one of the row's triggers (line order kept)."""
+    triggers = (row[1],) if row[1].__class__ is str else row[1]
+    starts: set = set()
+    for trigger in triggers:
+        pos = text.find(trigger)
+        while pos >= 0:
+            start = text.rfind("\n", 0, pos) + 1
+            starts.add(start)
+            end = text.find("\n", pos)
+            pos = -1 if end < 0 else text.find(trigger, end)
+    out: list = []
+    done = 0
+    for start in sorted(starts):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        out.append(text[done:start])
+        out.append(_apply(row, text[start:end]))
+        done = end
+    out.append(text[done:])
+    return "".join(out)
 
 
 _B64 = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/=")
