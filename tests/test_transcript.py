@@ -330,7 +330,9 @@ def test_metadata_model_selection_and_first_session_id(tmp_path: Path) -> None:
     cursor, _ = transcript.update(None, path, facts=False)
     assert cursor["first_session_id"] == "parent-session"
     assert cursor["model_selected"] == "claude-sonnet-4-6[1m]"
-    assert (cursor["git_branch"], cursor["cwd"], cursor["version"]) == ("main", "/home/user/proj", "2.1.330")
+    assert (cursor["git_branch"], cursor["cwd"], cursor["version"]) == (None, "/home/user/proj", "2.1.330")
+    with_facts, _ = transcript.update(None, path, facts=True)  # the branch is free text: kept only redacted
+    assert with_facts["git_branch"] == "main"
 
 
 # --- subagents ------------------------------------------------------------------------------

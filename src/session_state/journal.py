@@ -1,6 +1,8 @@
 """The session's journal: facts appended by every hook, folded into state by the full tier.
 
-Stdlib only. Appending is the one write the per-turn hooks make to the session's record:
+Stdlib only. Appending is the one write the per-turn hooks make to the session's record
+(records without conversation text: checkpoint requests; the facts with text are appended by
+the full tier, see `sync_facts`):
 each fact is one O_APPEND record, so parallel hooks never lose each other's facts and no
 lock is needed. A fact can be appended twice (two hooks reading the same new transcript
 bytes); its `id` makes the fold drop the copy.
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from session_state import fsutil, paths
 
@@ -23,7 +25,11 @@ def now_iso() -> str:
 
 def load_cursor(session_dir: Path) -> dict[str, Any] | None:
     """The saved transcript cursor, or None when absent or unreadable (a rescan rebuilds it)."""
-    raw = fsutil.read_bytes(session_dir / paths.CURSOR, state=True)
+    return _load(session_dir / paths.CURSOR)
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    raw = fsutil.read_bytes(path, state=True)
     if raw is None:
         return None
     try:
@@ -56,12 +62,11 @@ def record(session_dir: Path, kind: str, fact_id: str, **fields: Any) -> dict[st
     return fact
 
 
-def sync(session_dir: Path, transcript_path: str | None, *, facts: bool = True,
-         redact_extra: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """Read the transcript's new bytes, journal their facts, save the cursor; return the cursor.
+def sync(session_dir: Path, transcript_path: str | None) -> dict[str, Any]:
+    """Read the transcript's new bytes for the budget, save the cursor; return the cursor.
 
-    The journal is written before the cursor: a process killed between the two rereads
-    those bytes next time, and the fold drops the repeated facts by id.
+    No facts and so no conversation text: this is what the per-turn hooks run (stdlib only).
+    The facts are extracted by `sync_facts`, in the full tier, through the one redactor.
     """
     from session_state import transcript
 
@@ -69,11 +74,31 @@ def sync(session_dir: Path, transcript_path: str | None, *, facts: bool = True,
     if not transcript_path:
         return cursor or {}
     before = None if cursor is None else (cursor.get("path"), cursor.get("offset"), cursor.get("ino"))
-    cursor, new_facts = transcript.update(cursor, transcript_path, facts=facts, redact_extra=redact_extra)
+    cursor, _ = transcript.update(cursor, transcript_path, facts=False)
+    if (cursor.get("path"), cursor.get("offset"), cursor.get("ino")) != before:
+        save_cursor(session_dir, cursor)
+    return cursor
+
+
+def sync_facts(session_dir: Path, transcript_path: str | None, redact: Callable[[str], str]) -> dict[str, Any]:
+    """Journal the facts of the transcript's bytes not yet extracted, each text through `redact`.
+
+    Full tier (the detached refresh, PreCompact, SessionStart, SessionEnd, SubagentStop, the
+    CLI): its own cursor (`facts-cursor.json`) follows the transcript apart from the budget
+    cursor. The journal is written before the cursor: a process killed between the two rereads
+    those bytes next time, and the fold drops the repeated facts by id (line uuid + block).
+    """
+    from session_state import transcript
+
+    cursor = _load(session_dir / paths.FACTS_CURSOR)
+    if not transcript_path:
+        return cursor or {}
+    before = None if cursor is None else (cursor.get("path"), cursor.get("offset"), cursor.get("ino"))
+    cursor, new_facts = transcript.update(cursor, transcript_path, facts=True, redact=redact)
     if new_facts:
         append(session_dir, new_facts)
     if (cursor.get("path"), cursor.get("offset"), cursor.get("ino")) != before or new_facts:
-        save_cursor(session_dir, cursor)
+        fsutil.atomic_write(session_dir / paths.FACTS_CURSOR, json.dumps(cursor, separators=(",", ":")).encode(), durable=False)
     return cursor
 
 

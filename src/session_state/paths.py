@@ -40,6 +40,7 @@ LOCK = ".lock"  # store.locked's lock file, in whichever folder it guards
 # In a session folder.
 STATE = "state.json"
 CURSOR = "cursor.json"
+FACTS_CURSOR = "facts-cursor.json"  # the full tier's: how far facts were extracted
 STATUSLINE_CURSOR = "statusline-cursor.json"
 JOURNAL = "journal.jsonl"
 USAGE = "usage.jsonl"

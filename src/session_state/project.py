@@ -39,7 +39,7 @@ def decisions(root: Path) -> list[Decision]:
 
 def decide(root: Path, choice: str, why: str, *, session_id: str | None, by: str = "model") -> Decision:
     """Record a decision (read-modify-write under the project lock)."""
-    from session_state.redact import redact_text
+    from session_state.redactor import redact_text
 
     choice, why = redact_text(choice.strip()), redact_text(why.strip())
     now = journal.now_iso()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from session_state import budget as budget_mod
-from session_state import checkpoints, handoff, journal, lineage, notices, paths, project, settings, state, store
+from session_state import checkpoints, handoff, journal, lineage, notices, paths, project, redactor, settings, state, store
 from session_state.models import Checkpoint, SessionState
 
 
@@ -50,8 +50,10 @@ def materialize(
     sdir = paths.session_dir(root, session_id)
     for kind, fact_id, fields in facts:
         journal.record(sdir, kind, fact_id, **fields)
-    # transcript parsing happens outside the lock
-    cursor = journal.sync(sdir, transcript_path, redact_extra=cfg.get("redact_extra") or ())
+    # transcript parsing happens outside the lock; facts and their texts only through the redactor
+    red = redactor.for_settings(cfg, sdir)
+    cursor = journal.sync(sdir, transcript_path)
+    cursor = _redacted_view(cursor, journal.sync_facts(sdir, transcript_path, red), red)
     budget = budget_mod.compute(cursor, cfg) if cursor.get("offset") else None
     branch, dirty = state.git_status(project_dir)  # never a cwd read from the transcript or a file
     with store.locked(sdir):
@@ -111,6 +113,21 @@ def materialize(
         if current.tasks:
             project.write_workflow(root, current)
     return result
+
+
+def _redacted_view(cursor: dict[str, Any], facts_cursor: dict[str, Any], red: Any) -> dict[str, Any]:
+    """The budget cursor as the state sees it: the branch from the facts pass (already
+    redacted there), and the model ids and folder through the redactor too."""
+    if not cursor:
+        return cursor
+    view = dict(cursor)
+    view["git_branch"] = facts_cursor.get("git_branch")
+    for key in ("model_selected", "cwd", "version"):
+        if isinstance(view.get(key), str):
+            view[key] = red(view[key])
+    if isinstance(view.get("last_usage"), dict) and isinstance(view["last_usage"].get("model"), str):
+        view["last_usage"] = {**view["last_usage"], "model": red(view["last_usage"]["model"])}
+    return view
 
 
 def _recover(sdir: Path, exc: store.CorruptFile | None) -> tuple[SessionState | None, str | None]:

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 CURSOR_VERSION = 2  # 2: per-model usage (cost), Claude Code's cost-state, context growth per turn
@@ -162,10 +163,15 @@ def update(
     path: str | os.PathLike[str],
     *,
     facts: bool = True,
-    redact_extra: Sequence[str] = (),
+    redact: Callable[[str], str] | None = None,
     observer: Observer | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Advance `cursor` over the bytes appended to `path`; return it and the new facts.
+
+    Every text a fact carries (and the branch name) goes through `redact` first: the full
+    tier passes `redactor.for_settings(...)`; without one the built-in rules of
+    `redact.redact_text` apply (the stdlib fallback). The per-turn hooks pass `facts=False`
+    and so keep no conversation text at all.
 
     Never raises on what the files contain: a cursor that is not ours starts over, bad lines are
     counted, and an unreadable path leaves the figures as they were with `cursor["error"]` set.
@@ -173,7 +179,7 @@ def update(
     path = os.fspath(path)
     cursor = _usable(cursor, path, "main")
     out: list[dict[str, Any]] = []
-    reader = _Reader(cursor, facts=facts, redact_extra=redact_extra, out=out, observer=observer)
+    reader = _Reader(cursor, facts=facts, redact=redact, out=out, observer=observer)
     reader.advance()
     # Even without a readable main file the subagent files still show what the session spent.
     _follow_subagents(cursor, path, observer)
@@ -257,20 +263,19 @@ class _Reader:
         cursor: dict[str, Any],
         *,
         facts: bool,
-        redact_extra: Sequence[str] = (),
+        redact: Callable[[str], str] | None = None,
         out: list[dict[str, Any]] | None = None,
         observer: Observer | None = None,
     ) -> None:
         self.c = cursor
         self.observer = observer
         self.facts = facts
-        self.redact_extra = tuple(redact_extra)
         self.out = out if out is not None else []
         self.loads: Loads = json.loads
         self.dedup: dict[str, list[int]] | None = None
         self.latest_text: dict[str, Any] | None = None
         self.meta: dict[str, Any] | None = None  # latest assistant line: branch, cwd, version
-        self._redact: Callable[..., str] | None = None
+        self._redact: Callable[[str], str] | None = redact
 
     # --- reading ----------------------------------------------------------------------
 
@@ -327,6 +332,10 @@ class _Reader:
             for key, name in (("gitBranch", "git_branch"), ("cwd", "cwd"), ("version", "version")):
                 value = self.meta.get(key)
                 if isinstance(value, str) and value:
+                    if name == "git_branch":  # free text: kept only where it can be redacted
+                        if not self.facts:
+                            continue
+                        value = self.redact(value, 200)
                     c[name] = value
             self.meta = None
 
@@ -470,7 +479,7 @@ class _Reader:
             if isinstance(attachment, dict) and attachment.get("type") == "model":
                 identity = attachment.get("identity")
                 model_id = identity.get("modelId") if isinstance(identity, dict) else None
-                if isinstance(model_id, str) and model_id:
+                if _model_id(model_id):
                     self.c["model_selected"] = model_id
 
     # --- budget ----------------------------------------------------------------------
@@ -496,7 +505,7 @@ class _Reader:
                 )
             ]
             model = message.get("model")
-            self._add_totals(message.get("id"), obj.get("requestId"), figures, model if type(model) is str else "")
+            self._add_totals(message.get("id"), obj.get("requestId"), figures, _model_id(model) or "")
             sidechain = obj.get("isSidechain") is True
             if sidechain or (model != "<synthetic>" and not obj.get("isApiErrorMessage")):
                 record = {
@@ -504,7 +513,7 @@ class _Reader:
                     "cache_creation": figures[2],
                     "cache_read": figures[3],
                     "output": figures[1],
-                    "model": model if type(model) is str else None,
+                    "model": _model_id(model),
                     "timestamp": _str(obj.get("timestamp")),
                 }
                 if sidechain:
@@ -568,7 +577,7 @@ class _Reader:
         if isinstance(usage, dict):
             for name, row in usage.items():
                 cost = row.get("costUSD") if isinstance(row, dict) else None
-                if isinstance(name, str) and isinstance(cost, (int, float)) and not isinstance(cost, bool):
+                if _model_id(name) and isinstance(cost, (int, float)) and not isinstance(cost, bool):
                     per_model[name] = float(cost)
         self.c["cost_state"] = {
             "total_usd": float(total),
@@ -621,7 +630,7 @@ class _Reader:
             from session_state.redact import redact_text
 
             self._redact = redact_text
-        return self._redact(text, self.redact_extra)[:limit]
+        return self._redact(text)[:limit]
 
     def _emit(self, kind: str, obj: dict[str, Any], where: int, index: int | None, **fields: Any) -> None:
         uuid = obj.get("uuid")
@@ -860,6 +869,31 @@ def response_key(message_id: Any, request_id: Any) -> str | None:
 
 def token_count(value: Any) -> int:
     """A token figure from a transcript or a cursor: a positive int, anything else 0."""
+
+
+_MODEL_SHAPE = re.compile(r"[A-Za-z0-9<][A-Za-z0-9._:/@\[\]<>-]{0,99}")
+_model_ids: dict[str, bool] = {}
+
+
+def _model_id(value: Any) -> str | None:
+    """`value` when it is shaped like a model id and no built-in secret rule fires on it.
+
+    The per-turn hooks keep the model id (it sets the context window) without the full
+    redactor, so a value that does not look like an id is not kept at all.
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    known = _model_ids.get(value)
+    if known is None:
+        from session_state.redact import redact_text
+
+        known = _MODEL_SHAPE.fullmatch(value) is not None and redact_text(value) == value
+        if len(_model_ids) < 64:
+            _model_ids[value] = known
+    return value if known else None
+
+
+def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 

@@ -33,7 +33,9 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
         except FileNotFoundError:
             pass
     now = journal.now_iso()
-    fields: dict[str, Any] = {"source": source, "model": inp.model}
+    from session_state import redactor
+
+    fields: dict[str, Any] = {"source": source, "model": redactor.for_settings(where.settings)(inp.model) if inp.model else None}
     facts: list[tuple[str, str, dict[str, Any]]] = []
     claimed = None
     if source == "clear":

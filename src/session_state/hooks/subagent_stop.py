@@ -18,9 +18,8 @@ def validate(payload: Any) -> events.SubagentStop:
 
 
 def handle(inp: events.SubagentStop) -> None:
-    from session_state import compact_summary, handoff, refresh, transcript
+    from session_state import compact_summary, handoff, redactor, refresh, transcript
     from session_state.hooks import turn
-    from session_state.redact import redact_text
 
     payload = inp.model_dump()
     where = turn.locate(payload)
@@ -32,10 +31,11 @@ def handle(inp: events.SubagentStop) -> None:
         if agent_path and os.path.isfile(agent_path):
             cursor, _ = transcript.update(None, agent_path, facts=False)
             totals = cursor.get("totals") or {}
-        message = redact_text(inp.last_assistant_message or "", where.settings.get("redact_extra") or ())
-        agent_id = inp.agent_id or "unknown"
+        red = redactor.for_settings(where.settings, where.session_dir)
+        agent_id = red(inp.agent_id or "unknown")[:200]
         facts.append(("subagent", f"subagent:{agent_id}", {
-            "agent_id": agent_id, "agent_type": inp.agent_type or "", "last_message": message[:500],
+            "agent_id": agent_id, "agent_type": red(inp.agent_type or "")[:200],
+            "last_message": red(inp.last_assistant_message or "")[:500],
             "totals": {k: int(totals.get(k, 0)) for k in (
                 "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")},
         }))

@@ -97,8 +97,7 @@ def _closing_words(message: str, want: int = 24) -> str:
 
 def record_turn(payload: dict[str, Any], event: str, *, where: Where | None = None, spawn: bool = True) -> Outcome:
     where = where or locate(payload)
-    cursor = journal.sync(where.session_dir, payload.get("transcript_path"),
-                          redact_extra=where.settings.get("redact_extra") or ())
+    cursor = journal.sync(where.session_dir, payload.get("transcript_path"))
     if not cursor.get("offset"):
         return Outcome(None)
     current = budget.compute(cursor, where.settings)

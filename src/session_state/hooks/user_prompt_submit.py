@@ -1,7 +1,9 @@
-"""UserPromptSubmit (every prompt, hot tier): record the request, deliver pending notices.
+"""UserPromptSubmit (every prompt, hot tier): judge the budget, deliver pending notices.
 
 The only per-turn event that can speak to the model: budget crossings found by any hook
 are told here, once per crossing, as context for the model and a line for the user.
+The prompt itself is not written here: it reaches the journal from the transcript, through
+the full tier's redactor (journal.sync_facts), like every other conversation text.
 """
 
 from __future__ import annotations
@@ -16,15 +18,10 @@ def validate(payload: Any) -> dict[str, Any]:
 
 
 def handle(payload: dict[str, Any]) -> dict[str, Any] | None:
-    from session_state import inert, journal, notices, output
+    from session_state import inert, notices, output
     from session_state.hooks import turn
-    from session_state.redact import redact_text
 
     where = turn.locate(payload)
-    prompt = payload.get("prompt")
-    if isinstance(prompt, str) and prompt.strip():
-        fact_id = f"prompt:{payload.get('prompt_id') or journal.now_iso()}"
-        journal.record(where.session_dir, "prompt", fact_id, text=redact_text(prompt, where.settings.get("redact_extra") or ())[:2000])
     turn.record_turn(payload, "UserPromptSubmit", where=where, spawn=False)
     user, model = notices.merge(notices.take(where.session_dir))
     if model:
