@@ -22,6 +22,7 @@ COMMANDS = [
     "decide",
     "export",
     "prune",
+    "scrub",
     "recover",
     "usage_log",
     "sessions",
