@@ -41,6 +41,11 @@ class Planted:
     where: str = "prompt"  # prompt | bash | write | edit | output | assistant
     path: str = ""  # file path for write/edit carriers
     extra: dict = field(default_factory=dict)
+    form: str = ""  # the kind of secret and its form, e.g. "github_token:ghs-in-url" (distinct per kind counted)
+    detector: bool = False  # caught by the full tier's detector (detect-secrets), not the built-in rules alone
+
+    def __post_init__(self) -> None:
+        self.form = self.form or f"{self.kind}:{self.where}"
 
 
 def _r(rng: random.Random, alphabet: str, n: int) -> str:
@@ -135,9 +140,9 @@ def planted_secrets(rng: random.Random) -> list[Planted]:
     """At least 50 secrets across every kind redact.py promises, in realistic carriers."""
     P: list[Planted] = []
 
-    def add(kind: str, secret: str, text: str, where: str = "prompt", path: str = "", **extra) -> None:
+    def add(kind: str, secret: str, text: str, where: str = "prompt", path: str = "", form: str = "", detector: bool = False, **extra) -> None:
         assert secret in text, (kind, secret, text)
-        P.append(Planted(kind, secret, text, where, path, dict(extra)))
+        P.append(Planted(kind, secret, text, where, path, dict(extra), form, detector))
 
     # --- AWS
     kid, sec = aws_key_id(rng), aws_secret(rng)
@@ -331,7 +336,209 @@ def planted_secrets(rng: random.Random) -> list[Planted]:
     add("private", priv2, f"<PRIVATE>\n{priv2}\n</Private> done", "prompt")
     priv3 = "unterminated " + _r(rng, string.ascii_lowercase, 14)
     add("private", priv3, f"keep this <private>{priv3}", "prompt")
+    _more_secrets(rng, add)
     return P
+
+
+def _more_secrets(rng: random.Random, add) -> None:
+    """Kinds grown from detect-secrets' plugin list and the forms issue 9 found getting through.
+
+    Each `form` names one kind of secret in one form; values are built here from random parts.
+    """
+    def tok(prefix: str, n: int, alphabet: str = ALNUM) -> str:
+        return prefix + _mixed(rng, alphabet, n)
+
+    # --- detect-secrets plugins (and their variants) -------------------------------------
+    v = tok("AKC", 70)
+    add("artifactory", v, f"ARTIFACTORY_API_KEY={v}", "bash", form="artifactory:api_token")
+    v = "AP6" + _mixed(rng, ALNUM, 20)
+    add("artifactory", v, f"artifactory password: {v}", "output", form="artifactory:password", detector=True)
+    v = f"{_r(rng, 'MNO', 1)}{_mixed(rng, URLSAFE, 23)}.{_mixed(rng, URLSAFE, 6)}.{_mixed(rng, URLSAFE, 27)}"
+    add("discord_bot_token", v, f"client.login('{v}')", "edit", "/home/user/work/bot/main.js", form="discord:bot_token", detector=True)
+    for prefix, n in (("glrt-", 20), ("glft-", 20), ("glsoat-", 20), ("glcbt-", 24), ("glimt-", 25), ("glptt-", 40), ("glagent-", 50), ("gloas-", 64), ("GR1348941", 20)):
+        v = tok(prefix, n, URLSAFE)
+        add("gitlab_token", v, f"gitlab token {v} for the runner", "prompt", form=f"gitlab:{prefix.rstrip('-')}", detector=prefix == "GR1348941")
+    v = _r(rng, string.ascii_lowercase + string.digits, 32) + f"-us{rng.randrange(1, 21)}"
+    add("mailchimp", v, f"MAILCHIMP_API_KEY={v}", "write", "/home/user/work/proj/.env.mail", form="mailchimp:api_key")
+    v = "sq0csp-" + _mixed(rng, URLSAFE, 43)
+    add("square_oauth", v, f"square secret {v}", "output", form="square:oauth_secret", detector=True)
+    v = "pypi-AgENdGVzdC5weXBpLm9yZw" + _mixed(rng, URLSAFE, 70)
+    add("pypi_token", v, f"TWINE_PASSWORD={v}", "bash", form="pypi:test_pypi")
+    for kind in ("a", "o", "s", "r"):
+        v = slack_token(rng, kind)
+        add("slack_token", v, f"slack token xox{kind}: {v}", "output", form=f"slack:xox{kind}")
+    v = "xoxc-" + "-".join(str(rng.randrange(10**11, 10**12)) for _ in range(3)) + "-" + _r(rng, HEX, 64)
+    add("slack_token", v, f"the browser token is {v}", "prompt", form="slack:xoxc")
+    v = "xoxd-" + b64(rng, 90).replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
+    add("slack_token", v, f"curl -H 'Cookie: d={v}' https://slack.com/api/auth.test", "bash", form="slack:xoxd_cookie")
+    v = "xoxe.xoxp-1-" + _mixed(rng, ALNUM, 140)
+    add("slack_token", v, f"refresh: {v}", "output", form="slack:xoxe")
+    v = f"T{_r(rng, B32, 8)}/A{_r(rng, B32, 10)}/{rng.randrange(10**17, 10**18)}/{_r(rng, HEX, 32)}"
+    add("slack_webhook", v, f"https://hooks.slack.com/workflows/{v}", "output", form="slack:workflow_webhook")
+    v = "SK" + _r(rng, HEX, 32)
+    add("twilio", v, f"TWILIO_API_KEY={v}", "write", "/home/user/work/proj/.env.twilio", form="twilio:api_key_sk")
+    v = "SK" + _r(rng, HEX.upper() + HEX, 32)
+    add("twilio", v, f"the twilio key is {v}", "prompt", form="twilio:api_key_sk_mixed_case")
+    v = "AC" + _r(rng, HEX, 32)
+    add("twilio", v, f"client = Client('{v}', token)", "edit", "/home/user/work/proj/sms.py", form="twilio:account_sid")
+    for prefix in ("ABIA", "ACCA"):
+        v = aws_key_id(rng, prefix)
+        add("aws_access_key_id", v, f"aws key id {v}", "output", form=f"aws:{prefix.lower()}")
+    v = aws_secret(rng)
+    add("aws_secret_access_key", v, f'aws_secret = "{v}"', "edit", "/home/user/work/proj/deploy.py", form="aws:secret_in_code")
+    v = tok("sk_test_", 24)
+    add("stripe_key", v, f"STRIPE_SECRET_KEY={v}", "bash", form="stripe:sk_test")
+    v = tok("rk_test_", 24)
+    add("stripe_key", v, f"restricted test key {v}", "prompt", form="stripe:rk_test")
+    block, body = pem_block(rng, "DSA PRIVATE KEY")
+    add("private_key", body.split("\n")[1], block, "output", form="private_key:dsa")
+    block, body = pem_block(rng, "PGP PRIVATE KEY BLOCK")
+    add("private_key", body.split("\n")[1], block, "write", "/home/user/keys/secret.asc", form="private_key:pgp_block")
+    block, body = pem_block(rng, "PRIVATE KEY")
+    add("private_key", body.split("\n")[2], json.dumps({"key": block}), "output", form="private_key:json_escaped")
+    # keyword rules: secret-named keys in config formats
+    for key, fmt in (
+        ("api_key", "{k}: {v}"), ("auth_key", "{k} = {v}"), ("service_key", "{k}={v}"), ("account_key", "{k}: '{v}'"),
+        ("db_key", "{k}={v}"), ("database_key", "{k} = \"{v}\""), ("priv_key", "{k}: {v}"), ("client_key", "{k}={v}"),
+        ("db_pass", "{k}={v}"), ("database_pass", "{k}: {v}"), ("key_pass", "{k} = {v}"), ("passwd", "{k}={v}"),
+        ("pwd", "{k}: {v}"), ("secret", "{k}: {v}"), ("DB_PASSWORD", "export {k}='{v}'"), ("password", "<{k}>{v}</{k}>"),
+        ("client_secret", '"{k}": "{v}"'), ("app_secret", "{k} := \"{v}\""), ("encryption_key", "{k} => '{v}'"),
+        ("signing_key", "--{k}={v}"), ("master_key", "{k}: {v}"), ("access_token", "{k}={v}"), ("refresh_token", '"{k}":"{v}"'),
+        ("jwt_secret", "{k}={v}"), ("session_secret", "{k}: {v}"), ("webhook_secret", "{k}={v}"),
+    ):
+        v = _mixed(rng, ALNUM, 24)
+        add("secret", v, fmt.format(k=key, v=v), "write" if len(key) % 2 else "output", "/home/user/work/proj/config.ini",
+            form=f"keyword:{key}:{fmt.split('{v}')[0].replace('{k}', '')[:3].strip() or 'bare'}", detector=True)
+
+    # --- providers the detector has no plugin for (built-in rules) ------------------------
+    for form, v in (
+        ("anthropic:oauth", tok("sk-ant-oat01-", 90, URLSAFE) + "AA"),
+        ("openai:admin", tok("sk-admin-", 60, URLSAFE)),
+        ("gcp:refresh_token", tok("1//0", 90, URLSAFE)),
+        ("atlassian:api_token", tok("ATATT3xFfGF0", 180, URLSAFE)),
+        ("langsmith:api_key", "lsv2_pt_" + _r(rng, HEX, 32) + "_" + _r(rng, HEX, 10)),
+        ("nvidia:api_key", tok("nvapi-", 64, URLSAFE)),
+        ("shopify:shpca", "shpca_" + _r(rng, HEX, 32)),
+        ("shopify:shppa", "shppa_" + _r(rng, HEX, 32)),
+        ("shopify:shpss", "shpss_" + _r(rng, HEX, 32)),
+        ("vault:batch_token", tok("hvb.", 120, URLSAFE)),
+        ("digitalocean:oauth", "doo_v1_" + _r(rng, HEX, 64)),
+        ("digitalocean:refresh", "dor_v1_" + _r(rng, HEX, 64)),
+        ("mailgun:api_key", "key-" + _r(rng, HEX, 32)),
+        ("github:fine_grained_in_env", github_pat(rng)),
+        ("gcp:oauth_secret_in_json", tok("GOCSPX-", 28, URLSAFE)),
+    ):
+        add(form.split(":")[0], v, f"{form.split(':')[1].replace('_', ' ')} -> {v}", "output" if len(form) % 2 else "prompt", form=form)
+    did, dtok = rng.randrange(10**17, 10**18), _mixed(rng, URLSAFE, 68)
+    add("discord_webhook", f"{did}/{dtok}", f"https://discord.com/api/webhooks/{did}/{dtok}", "bash", form="discord:webhook")
+    tg = f"{rng.randrange(10**7, 10**8)}:AA{_mixed(rng, URLSAFE, 33)}"
+    add("telegram_bot_token", tg, f"TELEGRAM_TOKEN={tg}", "output", form="telegram:8_digit_id")
+
+    # --- credentials in URLs, any characters in the password ---------------------------------
+    for form, pw, scheme in (
+        ("url:hash_in_password", _mixed(rng, ALNUM, 8) + "#" + _mixed(rng, ALNUM, 8), "postgres"),
+        ("url:slash_in_password", _mixed(rng, ALNUM, 8) + "/" + _mixed(rng, ALNUM, 8), "mysql"),
+        ("url:at_in_password", _mixed(rng, ALNUM, 8) + "@" + _mixed(rng, ALNUM, 8), "mongodb+srv"),
+        ("url:all_specials", _mixed(rng, ALNUM, 6) + "#/@?:" + _mixed(rng, ALNUM, 6), "amqp"),
+        ("url:percent_encoded", _mixed(rng, ALNUM, 8) + "%40%23" + _mixed(rng, ALNUM, 8), "redis"),
+        ("url:ftp", _mixed(rng, ALNUM, 14), "ftp"),
+        ("url:smtp_in_json", _mixed(rng, ALNUM, 14), "smtps"),
+        ("url:ldap", _mixed(rng, ALNUM, 6) + "!" + _mixed(rng, ALNUM, 6), "ldaps"),
+    ):
+        url = f"{scheme}://svc_user:{pw}@host-{_r(rng, string.ascii_lowercase, 5)}.internal:1234/db"
+        text = json.dumps({"url": url}) if "json" in form else f"connect with {url} please"
+        add("url_credentials", pw, text, "prompt" if "hash" in form or "at_" in form else "bash", form=form)
+
+    # --- password flags on command lines ---------------------------------------------------
+    for form, fmt in (
+        ("flag:curl_-u", "curl -u deploy:{v} https://api.internal/v1"),
+        ("flag:curl_--user", "curl --user deploy:{v} -X POST https://api.internal/v1"),
+        ("flag:wget_--user", "wget --user=deploy:{v} https://files.internal/a.tgz"),
+        ("flag:mysql_-p", "mysql -h db -u root -p{v} app"),
+        ("flag:mysqldump_-p_quoted", "mysqldump -uroot -p'{v}' app > dump.sql"),
+        ("flag:mariadb_-p", "mariadb -u app -p{v} -e 'select 1'"),
+        ("flag:sshpass", "sshpass -p {v} ssh admin@10.0.0.5"),
+        ("flag:sshpass_quoted", "sshpass -p \"{v}\" scp a b:"),
+        ("flag:docker_login", "docker login -u bot -p {v} registry.example.com"),
+        ("flag:podman_login", "podman login --password {v} -u bot quay.io"),
+        ("flag:helm_registry_login", "helm registry login ghcr.io --username bot --password {v}"),
+        ("flag:redis_cli_-a", "redis-cli -h cache -a {v} INFO"),
+        ("flag:mongosh_-p", "mongosh --host db -u admin -p {v} --authenticationDatabase admin"),
+        ("flag:ldapsearch_-w", "ldapsearch -x -D cn=admin,dc=ex -w {v} -b dc=ex"),
+        ("flag:sqlcmd_-P", "sqlcmd -S db -U sa -P {v} -Q 'select 1'"),
+        ("flag:htpasswd_-b", "htpasswd -bc .htpasswd admin {v}"),
+        ("flag:lftp_-u", "lftp -u deploy,{v} sftp://files.internal"),
+        ("flag:smbclient_-U", "smbclient //fs/share -U admin%{v}"),
+        ("flag:openssl_passin", "openssl rsa -in key.pem -passin pass:{v} -out plain.pem"),
+        ("flag:keytool_storepass", "keytool -list -keystore app.jks -storepass {v}"),
+        ("flag:echo_password_stdin", "echo {v} | docker login -u bot --password-stdin ghcr.io"),
+        ("flag:echo_sudo_-S", "echo '{v}' | sudo -S systemctl restart app"),
+        ("flag:psql_env", "PGPASSWORD={v} psql -h db -U app"),
+        ("flag:git_credential_url", "git remote set-url origin https://bot:{v}@git.internal/org/repo.git"),
+    ):
+        v = password(rng, 14)
+        add("password_flag", v, fmt.format(v=v), "bash", form=form)
+
+    # --- prose and .netrc ------------------------------------------------------------------
+    for form, fmt in (
+        ("prose:the_password_is", "the password is {v} for the staging box"),
+        ("prose:my_password_was", "My password was {v} until yesterday"),
+        ("prose:passphrase_is", "the passphrase is {v}"),
+        ("prose:api_key_is", "the API key is {v}, keep it safe"),
+        ("prose:token_is_now", "the token is now {v}"),
+        ("prose:password_for_host", "password for db-prod is {v}"),
+        ("prose:pin_is", "the PIN is {v}"),
+        ("netrc:one_line", "machine api.internal login bot password {v}"),
+        ("netrc:multi_line", "machine git.internal\n  login bot\n  password {v}\n"),
+        ("netrc:bare_password_line", "default\npassword {v}\n"),
+    ):
+        v = password(rng, 12)
+        add("password_prose", v, fmt.format(v=v), "prompt" if "prose" in form else "write", "/home/user/.netrc", form=form)
+
+    # --- signed URLs, query secrets, cookies, base64-wrapped keys ------------------------------
+    v = _r(rng, HEX, 64)
+    add("url_signature", v, f"https://bkt.s3.amazonaws.com/a.zip?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20260101T000000Z&X-Amz-Signature={v}", "output", form="s3:presigned_signature")
+    v = b64(rng, 120).replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
+    add("url_signature", v, f"https://bkt.s3.amazonaws.com/a.zip?X-Amz-Security-Token={v}&X-Amz-Expires=60", "output", form="s3:security_token")
+    v = _r(rng, HEX, 128)
+    add("url_signature", v, f"https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature={v}", "bash", form="gcs:signed_url")
+    v = _mixed(rng, URLSAFE, 40)
+    add("url_secret_param", v, f"https://app.example.com/callback#state=1&access_token={v}&token_type=bearer", "output", form="query:access_token")
+    v = _mixed(rng, URLSAFE, 30)
+    add("url_secret_param", v, f"curl 'https://api.example.com/v1/items?api_key={v}&page=2'", "bash", form="query:api_key")
+    v = _mixed(rng, URLSAFE, 36)
+    add("cookie", v, f"Cookie: _ga=GA1.2.3; sessionid={v}; csrftoken=abc", "output", form="cookie:header")
+    v = _mixed(rng, URLSAFE, 36)
+    add("cookie", v, f"Set-Cookie: session={v}; Path=/; HttpOnly", "output", form="cookie:set_cookie")
+    v = _mixed(rng, URLSAFE, 36)
+    add("cookie", v, f"curl -b 'connect.sid={v}' https://app.internal/me", "bash", form="cookie:curl_-b")
+    v = _mixed(rng, URLSAFE, 36)
+    add("cookie", v, f'{{"headers": {{"cookie": "sid={v}"}}}}', "output", form="cookie:json_header")
+    for form, inner in (
+        ("base64:github_token", github_token(rng)),
+        ("base64:anthropic_key", "sk-ant-api03-" + _mixed(rng, URLSAFE, 93) + "AA"),
+        ("base64:aws_key_id", aws_key_id(rng)),
+        ("base64:k8s_secret_url", f"postgres://app:{_mixed(rng, ALNUM, 16)}@db:5432/app"),
+    ):
+        wrapped = base64.b64encode(inner.encode()).decode()
+        text = f"apiVersion: v1\nkind: Secret\ndata:\n  value: {wrapped}\n" if "k8s" in form else f"echo {wrapped} | base64 -d"
+        add("base64_secret", wrapped, text, "output", form=form)
+
+    # --- places beyond prompts and tool calls ----------------------------------------------
+    v = github_token(rng)
+    add("github_token", v, f"/home/user/work/proj/tokens/{v}.txt", "read_path", form="place:file_path")
+    v = tok("sk-ant-api03-", 93, URLSAFE) + "AA"
+    add("anthropic_api_key", v, f"Rotate the key {v} before release", "task_subject", form="place:task_subject")
+    v = github_token(rng, "gho_")
+    add("github_token", v, f"check {v} still works", "todo", form="place:todo_item")
+    v = "xoxb-" + f"{rng.randrange(10**11, 10**12)}-{rng.randrange(10**11, 10**12)}-{_mixed(rng, ALNUM, 24)}"
+    add("slack_token", v, f"/compact keep the slack token {v}", "compact", form="place:compact_instructions")
+    v = github_token(rng, "ghu_")
+    add("github_token", v, f"feature/{v}", "branch", form="place:git_branch")
+    v = github_token(rng, "ghr_")
+    add("github_token", v, f"reviewer-{v}", "agent_type", form="place:subagent_type", detector=True)
+    v = "sk-ant-api03-" + _mixed(rng, URLSAFE, 93) + "AA"
+    add("anthropic_api_key", v, f"claude-opus-5 {v}", "model", form="place:sessionstart_model")
 
 
 ORDINARY: list[str] = [
@@ -384,6 +591,7 @@ class _Lines:
         self.lines: list[dict] = []
         self.parent: str | None = None
         self.n = 0
+        self.branch = "main"
 
     def _base(self, kind: str) -> dict:
         self.n += 1
@@ -398,7 +606,7 @@ class _Lines:
             "cwd": self.cwd,
             "sessionId": self.session_id,
             "version": "2.1.330",
-            "gitBranch": "main",
+            "gitBranch": self.branch,
         }
         if self.agent_id:
             line["agentId"] = self.agent_id
@@ -481,7 +689,10 @@ def build_session(seed: int = 0, session_id: str | None = None, cwd: str = "/hom
     agent_id = "a" + _r(rng, HEX, 16)
     main = _Lines(session_id, cwd)
     sub = _Lines(session_id, cwd, sidechain=True, agent_id=agent_id)
-    payloads: dict[str, list[dict]] = {"UserPromptSubmit": [], "Stop": [], "SubagentStop": [], "PreToolUse": [], "PostToolUse": []}
+    payloads: dict[str, list[dict]] = {
+        "UserPromptSubmit": [], "Stop": [], "SubagentStop": [], "PreToolUse": [], "PostToolUse": [], "SessionStart": [], "PreCompact": [],
+    }
+    agent_type = "general-purpose"
     common = {"session_id": session_id, "transcript_path": "", "cwd": cwd, "permission_mode": "default"}
     tool_n = 0
 
@@ -523,6 +734,23 @@ def build_session(seed: int = 0, session_id: str | None = None, cwd: str = "/hom
                 f"The file {p.path} has been updated.",
                 {"filePath": p.path, "oldString": "# settings", "newString": p.text, "originalFile": "# settings\n", "structuredPatch": []},
             )
+        elif p.where == "read_path":
+            tool(lines, "Read", {"file_path": p.text}, "1\tcontent", {"type": "text", "file": {"filePath": p.text, "content": "content"}})
+        elif p.where == "task_subject":
+            tool(lines, "TaskCreate", {"subject": p.text, "description": p.text, "activeForm": "Rotating"}, "Task #1 created",
+                 {"task": {"id": str(tool_n + 1), "subject": p.text}})
+        elif p.where == "todo":
+            tool(lines, "TodoWrite", {"todos": [{"content": p.text, "status": "in_progress", "activeForm": p.text}]}, "ok", {"newTodos": []})
+        elif p.where == "compact":
+            args = p.text.removeprefix("/compact ")
+            lines.prompt(f"<command-name>/compact</command-name>\n<command-message>compact</command-message>\n<command-args>{args}</command-args>")
+            payloads["PreCompact"].append({**common, "hook_event_name": "PreCompact", "trigger": "manual", "custom_instructions": args})
+        elif p.where == "branch":
+            main.branch = p.text
+        elif p.where == "agent_type":
+            agent_type = p.text
+        elif p.where == "model":
+            payloads["SessionStart"].append({**common, "hook_event_name": "SessionStart", "source": "startup", "model": p.text})
         elif p.where == "assistant":
             lines.assistant([{"type": "text", "text": p.text}])
             payloads["Stop" if lines is main else "SubagentStop"].append(
@@ -543,7 +771,7 @@ def build_session(seed: int = 0, session_id: str | None = None, cwd: str = "/hom
             "hook_event_name": "SubagentStop",
             "stop_hook_active": False,
             "agent_id": agent_id,
-            "agent_type": "general-purpose",
+            "agent_type": agent_type,
             "agent_transcript_path": "",
             "last_assistant_message": report,
         }

@@ -47,6 +47,8 @@ from detect_secrets.plugins import (
 )
 from detect_secrets.plugins.base import BasePlugin
 
+from session_state.redact import made_up
+
 _PLUGINS: tuple[BasePlugin, ...] = (
     artifactory.ArtifactoryDetector(),
     aws.AWSKeyDetector(),
@@ -99,7 +101,9 @@ def kept(value: str) -> bool:
 
 
 def _keyword_ok(value: str, line: str) -> bool:
-    return not (
+    """detect-secrets' own heuristics, plus: a keyword's value must look made up (a digit, a
+    symbol or an inner capital), so `secrets: inherit` and `password=password` stay."""
+    return made_up(value) and not (
         heuristic.is_sequential_string(value)
         or heuristic.is_potential_uuid(value)
         or heuristic.is_templated_secret(value)
@@ -110,14 +114,28 @@ def _keyword_ok(value: str, line: str) -> bool:
     )
 
 
+def _values(plugin: BasePlugin, line: str) -> Iterator[str]:
+    """The secrets one plugin's rules match in `line`, whole.
+
+    `analyze_string` yields a rule's capture group when it has one, which for some rules is
+    only the token's prefix (GitHub's `(ghp|gho|…)_…` yields "ghp"): the longest group is
+    taken when it is the secret (basic auth, AWS keyword forms), the whole match otherwise.
+    """
+    for regex in plugin.denylist:  # type: ignore[attr-defined]
+        for match in regex.finditer(line):
+            groups = [g for g in match.groups() if g] if regex.groups else []
+            best = max(groups, key=len) if groups else ""
+            yield best if len(best) >= 8 else match.group(0)
+
+
 def find(line: str) -> Iterator[tuple[str, str]]:
     """(kind, secret value) for each secret the detector sees in one line."""
     for plugin in _PLUGINS:
-        for value in plugin.analyze_string(line):
+        for value in _values(plugin, line):
             if isinstance(value, str) and len(value) >= 8 and _MARK not in value and not kept(value):
                 yield kind_of(plugin), value
     for value in _KEYWORD.analyze_string(line, denylist_regex_to_group=_KEYWORD_RULES):
-        value = value.strip("'\"` ;,")
+        value = value.strip("'\"` ;,\r\n\t")
         if len(value) >= 6 and _MARK not in value and not kept(value) and _keyword_ok(value, line):
             yield "secret", value
 

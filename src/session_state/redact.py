@@ -107,10 +107,12 @@ _TOKEN_RULES: list = [
 ]
 
 # A command-line argument: single-quoted, double-quoted or bare (one of three groups matches).
-_ARG = r"(?:'([^'\n]{1,256})'|\"([^\"\n]{1,256})\"|([^\s'\"]{1,256}))"
+_ARG = r"(?:\\?'([^'\n\\]{1,256})\\?'|\\?\"([^\"\n\\]{1,256})\\?\"|([^\s'\"\\]{1,256}))"
+# Start of a command word: not glued to a word, or just after a JSON/shell "\n" escape.
+_CMD = r"(?:(?<![\w-])|(?<=\\[nrt]))"
 
 
-def _made_up(value: str) -> bool:
+def made_up(value: str) -> bool:
     """A value people invent for a secret (a digit, a symbol or an inner capital), not a word."""
     value = value.rstrip(".,;:!?)")
     if len(value) < 4 or value.lower() in _STOP_VALUES:
@@ -127,11 +129,20 @@ _SHAPE_RULES: list = [
     # atomically up to the next "-----", so a run of BEGIN lines costs linear time.
     (
         "private_key",
-        "PRIVATE KEY-----",
+        ("PRIVATE KEY-----", "PRIVATE KEY BLOCK-----"),
         r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
         r"(?=(?P<pem>(?:[A-Za-z0-9+/=\s:,.\\]|-(?!----)){0,20000}))(?P=pem)"  # atomic: stops at the next "-----"
         r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?",
         0,
+        None,
+    ),
+    # <password>…</password> and the like in XML and HTML configuration
+    (
+        "secret",
+        ("assword>", "asswd>", "ecret>", "oken>", "ey>"),
+        r"<((?:[A-Za-z]{1,30}[_\-]?)?(?:[Pp]assword|[Pp]asswd|[Ss]ecret|[Tt]oken|[Aa]pi[_\-]?[Kk]ey|[Aa]ccess[_\-]?[Kk]ey|[Pp]rivate[_\-]?[Kk]ey))>"
+        r"([^<\n]{1,256})</\1>",
+        2,
         None,
     ),
     # scheme://user:password@host -> scheme://[REDACTED:url_credentials]@host. The password may
@@ -146,29 +157,29 @@ _SHAPE_RULES: list = [
         None,
     ),
     # Password flags and arguments of command-line tools (one alternative group is the value).
-    ("password_flag", ("curl", "wget"), r"\b(?:curl|wget)\b[^\n]{0,400}?\s(?:-u ?|--user[= ])['\"]?[^\s:'\"]{0,128}:([^\s'\"]{1,256})", 1, None),
+    ("password_flag", ("curl", "wget"), _CMD + r"(?:curl|wget)\b[^\n]{0,400}?\s(?:-u ?|--user[= ])['\"]?[^\s:'\"]{0,128}:([^\s'\"]{1,256})", 1, None),
     (
         "password_flag",
         ("mysql", "mariadb"),
-        r"\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb|mariadb-dump)\b[^\n]{0,300}?"
+        _CMD + r"(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb|mariadb-dump)\b[^\n]{0,300}?"
         r"\s-p" + _ARG,
         (1, 2, 3),
         None,
     ),
-    ("password_flag", "sshpass", r"\bsshpass\b[^\n]{0,200}?\s-p ?" + _ARG, (1, 2, 3), None),
+    ("password_flag", "sshpass", _CMD + r"sshpass\b[^\n]{0,200}?\s-p ?" + _ARG, (1, 2, 3), None),
     (
         "password_flag",
         " login",
-        r"\b(?:docker|podman|buildah|skopeo|nerdctl|oras|crane|registry)\s+login\b[^\n]{0,300}?\s(?:-p|--password)[ =]" + _ARG,
+        _CMD + r"(?:docker|podman|buildah|skopeo|nerdctl|oras|crane|registry)\s+login\b[^\n]{0,300}?\s(?:-p|--password)[ =]" + _ARG,
         (1, 2, 3),
         None,
     ),
-    ("password_flag", "redis-cli", r"\bredis-cli\b[^\n]{0,300}?\s(?:-a|--pass)\s+" + _ARG, (1, 2, 3), None),
-    ("password_flag", "mongo", r"\bmongo(?:sh|dump|restore|import|export|stat|top)?\b[^\n]{0,300}?\s(?:-p|--password)[ =]" + _ARG, (1, 2, 3), None),
-    ("password_flag", "ldap", r"\bldap(?:search|add|modify|delete|passwd|whoami|compare)\b[^\n]{0,300}?\s-w\s+" + _ARG, (1, 2, 3), None),
-    ("password_flag", ("sqlcmd", "bcp ", "osql"), r"\b(?:sqlcmd|bcp|osql)\b[^\n]{0,300}?\s-P ?" + _ARG, (1, 2, 3), None),
-    ("password_flag", "htpasswd", r"\bhtpasswd\b[^\n]{0,60}?\s-[a-zA-Z]*b[a-zA-Z]*\s+\S+\s+\S+\s+" + _ARG, (1, 2, 3), None),
-    ("password_flag", "lftp", r"\blftp\b[^\n]{0,300}?\s-u\s+['\"]?[^\s,'\"]{1,128},([^\s'\"]{1,256})", 1, None),
+    ("password_flag", "redis-cli", _CMD + r"redis-cli\b[^\n]{0,300}?\s(?:-a|--pass)\s+" + _ARG, (1, 2, 3), None),
+    ("password_flag", "mongo", _CMD + r"mongo(?:sh|dump|restore|import|export|stat|top)?\b[^\n]{0,300}?\s(?:-p|--password)[ =]" + _ARG, (1, 2, 3), None),
+    ("password_flag", "ldap", _CMD + r"ldap(?:search|add|modify|delete|passwd|whoami|compare)\b[^\n]{0,300}?\s-w\s+" + _ARG, (1, 2, 3), None),
+    ("password_flag", ("sqlcmd", "bcp ", "osql"), _CMD + r"(?:sqlcmd|bcp|osql)\b[^\n]{0,300}?\s-P ?" + _ARG, (1, 2, 3), None),
+    ("password_flag", "htpasswd", _CMD + r"htpasswd\b[^\n]{0,60}?\s-[a-zA-Z]*b[a-zA-Z]*\s+\S+\s+\S+\s+" + _ARG, (1, 2, 3), None),
+    ("password_flag", "lftp", _CMD + r"lftp\b[^\n]{0,300}?\s-u\s+['\"]?[^\s,'\"]{1,128},([^\s'\"]{1,256})", 1, None),
     ("password_flag", " -U", r"\s-U\s+['\"]?[^\s%'\"]{1,128}%([^\s'\"]{1,256})", 1, None),  # smbclient user%password
     ("password_flag", "pass:", r"\s-pass(?:in|out)?\s+['\"]?pass:([^\s'\"]{1,256})", 1, None),  # openssl
     ("password_flag", "pass ", r"\s-(?:store|key|srcstore|deststore|srckey|destkey)pass\s+" + _ARG, (1, 2, 3), None),  # keytool
@@ -176,22 +187,29 @@ _SHAPE_RULES: list = [
     (
         "password_flag",
         ("-stdin", "sudo -S"),
-        r"\becho\s+(?:-n\s+)?" + _ARG + r"\s*\|\s*(?:sudo\s+-S|[^\n|]{0,200}--password-stdin)",
+        _CMD + r"echo\s+(?:-n\s+)?" + _ARG + r"\s*\|\s*(?:sudo\s+-S|[^\n|]{0,200}--password-stdin)",
         (1, 2, 3),
         None,
     ),
     # Prose: "the password is X" (only values that look made up, not "is required"); .netrc.
     (
         "password_prose",
-        ("ass", "ASS", "wd", "ecret", "oken", "ey ", "in ", "IN "),
+        ("assword", "ASSWORD", "asswd", "assphrase", "asscode", "pwd", "ecret is", "ecret was", "oken is", "oken was",
+         "PIN is", "pin is", "ey is", "ey was", "EY is"),
         r"(?i:\b(?:password|passwd|passphrase|passcode|pass ?word|pwd|pin|secret|token|api[ _-]?key|access[ _-]?key)"
         r"(?:\s+(?:for|of|to)\s+\S{1,80})?\s+(?:is|was|are|will\s+be|should\s+be)\s+"
         r"(?:now\s+|still\s+|set\s+to\s+|just\s+)?)" + _ARG,
         (1, 2, 3),
-        lambda m, t: _made_up(m.group(m.lastindex or 0)),
+        lambda m, t: made_up(m.group(m.lastindex or 0)),
     ),
     ("netrc_password", "machine", r"\bmachine\s+\S{1,253}(?:\s+login\s+\S{1,256})?\s+password\s+" + _ARG, (1, 2, 3), None),
-    ("netrc_password", ("password", "passwd"), r"(?m:^[ \t]*(?:password|passwd)[ \t]+([^\s'\"]{1,256})[ \t]*$)", 1, None),
+    (
+        "netrc_password",
+        ("password", "passwd"),
+        r"(?m:(?:^|(?<=\\n))[ \t]*(?:password|passwd)[ \t]+([^\s'\"\\]{1,256})[ \t]*(?:$|(?=\\[nr])))",
+        1,
+        None,
+    ),
     # Signed URLs: S3 / GCS presigned signatures and session tokens.
     (
         "url_signature",
@@ -203,7 +221,7 @@ _SHAPE_RULES: list = [
     ),
     (
         "url_secret_param",
-        "=",
+        ("token=", "key=", "secret=", "password=", "passwd="),
         r"[?&;](?:access_token|refresh_token|id_token|auth_token|api_key|apikey|api-key|client_secret|password|passwd|secret|token)"
         r"=([^&\s\"'#<>]{8,4000})",
         1,
@@ -213,11 +231,11 @@ _SHAPE_RULES: list = [
     (
         "cookie",
         ("ookie", "OOKIE"),
-        r"(?i:\b(?:set-)?cookie)[\"']?[ \t]{0,4}:[ \t]{0,4}[\"']?([^\r\n\"'\\]{1,4000})",
+        r"(?i:\b(?:set-)?cookie)\\?[\"']?[ \t]{0,4}:[ \t]{0,4}\\?[\"']?([^\r\n\"'\\]{1,4000})",
         1,
         lambda m, t: "=" in m.group(1),
     ),
-    ("cookie", ("curl", "wget"), r"\b(?:curl|wget)\b[^\n]{0,400}?\s(?:-b|--cookie)[ =]" + _ARG, (1, 2, 3), lambda m, t: "=" in m.group(m.lastindex or 0)),
+    ("cookie", ("curl", "wget"), _CMD + r"(?:curl|wget)\b[^\n]{0,400}?\s(?:-b|--cookie)[ =]" + _ARG, (1, 2, 3), lambda m, t: "=" in m.group(m.lastindex or 0)),
     ("slack_webhook", "hooks.slack.com/", r"hooks\.slack\.com/((?:services|workflows|triggers)/[A-Za-z0-9_/\-]{8,300})", 1, None),
     ("discord_webhook", "/api/webhooks/", r"/api/webhooks/(\d{5,30}/[A-Za-z0-9_\-]{20,200})", 1, None),
     (
@@ -454,7 +472,8 @@ def _base64_secrets(text: str) -> str:
 
 
 # Rules that match within one line and start with an alternation (no literal prefix for the
-# regex engine to skip ahead with): on large texts they run only on the lines holding a trigger.
+# regex engine to skip ahead with): on all but short texts they run only on the lines holding
+# a trigger.
 _LINE_KINDS = frozenset(
     ("password_flag", "password_prose", "netrc_password", "url_signature", "url_secret_param", "cookie")
 )
@@ -464,7 +483,7 @@ def _token_rules(text: str) -> str:
     for row in _TABLE:
         trigger = row[1]
         if trigger is None or (trigger in text if trigger.__class__ is str else any(t in text for t in trigger)):
-            text = _apply_lines(row, text) if row[0] in _LINE_KINDS and len(text) > 4096 else _apply(row, text)
+            text = _apply_lines(row, text) if row[0] in _LINE_KINDS and len(text) > 256 else _apply(row, text)
     return text
 
 
