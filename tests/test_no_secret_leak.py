@@ -1,11 +1,16 @@
-"""End to end: a session full of planted secrets runs through every hook; nothing leaks to disk.
+"""End to end: a session full of planted secrets runs through every hook and every CLI command;
+nothing leaks to disk or to any output.
 
-The transcript (main + subagent) carries the 79 generated secrets of tests/secrets_corpus.py in
-prompts, Bash commands, Write/Edit contents, tool outputs and assistant text; the hook payloads
-carry them too (UserPromptSubmit prompt, Stop/SubagentStop last_assistant_message). The
-transcript grows between hooks as in a live session. Afterwards every file under the project's
-state folder and the plugin data folder (logs included; gzip archives opened) is searched for
-each secret, raw and JSON/TOON-escaped, and for any 12-character piece of it.
+The transcript (main + subagent) carries the 218 generated secrets (203 kinds and forms) of
+tests/secrets_corpus.py in prompts, Bash commands, Write/Edit contents, Read paths, task
+subjects, todos, `/compact` arguments, the git branch, tool outputs and assistant text; the hook
+payloads carry them too (UserPromptSubmit prompt, Stop/SubagentStop last_assistant_message,
+SubagentStop agent_type, SessionStart model, PreCompact custom_instructions). The transcript
+grows between hooks as in a live session, with the full environment ready (this interpreter).
+Then every CLI command runs on the result (`decide` itself with a secret in its text). Every
+file under the state root and the plugin data folder (logs included; gzip archives opened),
+every hook output and every CLI output is searched for each secret, raw and JSON/TOON-escaped,
+and for any 12-character piece of it.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,7 +26,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from hookrun import REPO, Sandbox  # noqa: E402
-from secrets_corpus import build_session, leaks  # noqa: E402
+from secrets_corpus import build_session, github_token, leaks, password  # noqa: E402
+from test_cli_support import cli_argv  # noqa: E402
 
 SEEDS = int(os.environ.get("SESSION_STATE_LEAK_SEEDS", "1"))
 
@@ -65,7 +72,7 @@ def test_no_planted_secret_reaches_the_state_folder(sandbox: Sandbox, seed: int)
         outputs.append(result.stdout + result.stderr)
 
     start = sandbox.payload("SessionStart__startup.json", session_id=sid, transcript_path=str(main_path))
-    run("SessionStart", start)
+    run("SessionStart", {**start, **{k: v for k, v in session.payloads["SessionStart"][0].items() if k == "model"}})
     prompts = session.payloads["UserPromptSubmit"]
     stops = session.payloads["Stop"]
     parts = 4
@@ -83,12 +90,15 @@ def test_no_planted_secret_reaches_the_state_folder(sandbox: Sandbox, seed: int)
     for payload in session.payloads["PreToolUse"][:2] + session.payloads["PostToolUse"][:2]:
         run(payload["hook_event_name"], {**payload, "cwd": str(sandbox.project)})
     run("PreCompact", sandbox.payload("PreCompact__auto.json", session_id=sid, transcript_path=str(main_path)))
+    for payload in session.payloads["PreCompact"]:
+        run("PreCompact", {**payload, "cwd": str(sandbox.project)})
     run("SessionStart", sandbox.payload("SessionStart__compact.json", session_id=sid, transcript_path=str(main_path)))
     run("Stop", {**stops[-1], "cwd": str(sandbox.project)})
     sandbox.wait_refresh(sid)
     run("SessionEnd", sandbox.payload("SessionEnd__other.json", session_id=sid, transcript_path=str(main_path)))
+    outputs += _every_cli_command(sandbox, sid, main_path, session)
 
-    files = {**_all_text(sandbox.project), **_all_text(sandbox.root), **_all_text(sandbox.data)}
+    files = {**_all_text(sandbox.project), **_all_text(sandbox.root), **_all_text(sandbox.data), **_all_text(sandbox.tmp / "cli-out")}
     assert any(name.endswith("journal.jsonl") for name in files), sorted(files)
     blob = "\n".join(files.values()) + "\n".join(outputs)
 
@@ -100,9 +110,56 @@ def test_no_planted_secret_reaches_the_state_folder(sandbox: Sandbox, seed: int)
                 leaked.append((planted.kind, planted.where, planted.secret[:24], where[:3]))
                 break
     assert not leaked, leaked
+    assert len({p.form for p in session.planted}) >= 150
 
     # the state really holds the session's words, so the absence above means something
     redacted = blob.count("[REDACTED:")
     print(f"\n{len(session.planted)} secrets planted, 0 leaked; {len(files)} files, {len(blob)} chars searched, {redacted} redaction marks")
     assert redacted >= 5
     assert "please push the branch" in blob  # ordinary prompt words survive
+
+
+def _every_cli_command(sandbox: Sandbox, sid: str, transcript: Path, session) -> list[str]:
+    """Run each CLI command on the session (as a process) and return what it printed."""
+    import random
+
+    out_dir = sandbox.tmp / "cli-out"
+    out_dir.mkdir()
+    rng = random.Random(99)
+    decided_token, decided_pw = github_token(rng), password(rng)
+    session.planted.append(type(session.planted[0])("github_token", decided_token, "", "cli", form="cli:decide_choice"))
+    session.planted.append(type(session.planted[0])("secret", decided_pw, "", "cli", form="cli:decide_why"))
+    sdir = sandbox.session_dir(sid)
+    checkpoint = sorted((sdir / "checkpoints").glob("*.json"))[-1]
+    where = ["--project", str(sandbox.project), "--session", sid]
+    commands: list[tuple[list[str], str]] = [
+        (["status", *where], ""), (["status", *where, "--json"], ""),
+        (["budget", "--session", sid], ""), (["budget", "--session", sid, "--json"], ""), (["budget", str(transcript), "--json"], ""),
+        (["statusline"], json.dumps({"session_id": sid, "transcript_path": str(transcript), "cwd": str(sandbox.project),
+                                     "model": {"id": "claude-opus-5", "display_name": "Opus"}, "workspace": {"current_dir": str(sandbox.project)}})),
+        (["checkpoints", *where, "--all"], ""), (["checkpoints", *where, "--json"], ""),
+        *[(["handoff", "show", *where, "--format", f], "") for f in ("toon", "md", "json", "inject", "size")],
+        (["handoff", "create", *where, "--json"], ""),
+        (["decide", f"use {decided_token} for the deploy", "--why", f"DB_PASSWORD={decided_pw} works", "--project", str(sandbox.project)], ""),
+        *[(["export", str(path), "--format", f], "") for path in (sdir / "state.json", sdir / "handoff.toon", checkpoint,
+                                                                  sdir / "cursor.json", sandbox.root / "decisions.toon") for f in ("toon", "json")],
+        (["export", str(sdir / "state.json"), "--format", "toon", "--out", str(out_dir / "state.toon")], ""),
+        (["prune", "--dry-run", "--json", "--project", str(sandbox.project)], ""),
+        (["scrub", "--json", "--project", str(sandbox.project)], ""),
+        (["usage-log", *where], ""), (["usage-log", *where, "--json"], ""),
+        (["sessions", "--project", str(sandbox.project)], ""), (["sessions", "--project", str(sandbox.project), "--json"], ""),
+        (["fork", *where, "--json"], ""),
+        (["recover", *where, "--force", "--json"], ""),
+        (["config", "show"], ""),
+        (["report", *where, "--transcript", str(transcript), "--out", str(out_dir / "report.html")], ""),
+        (["doctor"], ""),
+    ]
+    printed: list[str] = []
+    for argv, stdin in commands:
+        result = subprocess.run([*cli_argv(), *argv], input=stdin, env={**sandbox.env, "CLAUDE_CODE_SESSION_ID": sid},
+                                cwd=sandbox.project, capture_output=True, text=True, timeout=120)
+        assert result.returncode in (0, 1), (argv, result.stderr[-2000:])  # doctor exits 1 when it has advice
+        assert "Traceback" not in result.stderr, (argv, result.stderr[-2000:])
+        printed.append(result.stdout + result.stderr)
+    assert any("decisions" in name for name in map(str, sandbox.root.iterdir()))
+    return printed
