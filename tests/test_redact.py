@@ -27,6 +27,7 @@ from session_state import redact  # noqa: E402
 from session_state.redact import redact_obj, redact_text  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+from conftest import shared_or_skip  # noqa: E402
 SEEDS = int(os.environ.get("SESSION_STATE_REDACT_SEEDS", "25"))
 ADV_BYTES = int(os.environ.get("SESSION_STATE_REDACT_ADV_BYTES", "1000000"))
 ADV_LIMIT = float(os.environ.get("SESSION_STATE_REDACT_ADV_LIMIT_S", "3"))
@@ -431,3 +432,27 @@ def test_user_pattern_that_backtracks_is_disabled_once(tmp_path, monkeypatch):
     assert user and user.count("is now disabled") == 1
     log = (tmp_path / "data" / "logs" / "session-state.log").read_text()
     assert log.count("is now disabled") == 1
+
+
+@pytest.mark.corpus
+def test_redactor_never_redacts_shas_uuids_paths_or_lock_hashes():
+    """The whole redactor over every string of the 105 real transcripts: none of the four kinds
+    of value a handoff must keep readable is ever replaced (benchmarks/bench_redaction.py
+    prints the full count by kind)."""
+    corpus = shared_or_skip("fixtures", "transcripts")
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bench_redaction
+    from session_state import redactor
+
+    never = []
+    total = 0
+    for text in bench_redaction.strings_of(corpus):
+        out = redactor.redact_text(text)
+        if out != text:
+            for kind, value in bench_redaction.replaced(text, out):
+                total += 1
+                if bench_redaction.classify(value):
+                    never.append((kind, value[:80]))
+    print(f"\n{total} redactions in the corpus text, {len(never)} of the four never-redacted kinds")
+    assert not never, never[:10]
+    assert total <= 20
