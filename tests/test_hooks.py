@@ -120,7 +120,7 @@ def test_hot_hooks_import_no_heavy_dependency(sandbox: Sandbox) -> None:
         )
         assert proc.returncode == 0
         imported = {line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines() if "|" in line}
-        heavy = {m for m in imported if m.split(".")[0] in ("pydantic", "pydantic_core", "orjson", "filelock", "tiktoken")}
+        heavy = {m for m in imported if m.split(".")[0] in ("pydantic", "pydantic_core", "orjson", "filelock", "tiktoken", "detect_secrets", "regex", "yaml", "requests")}
         assert heavy == set(), f"{event} imported {sorted(heavy)}"
 
 
@@ -527,3 +527,18 @@ def test_a_second_compaction_gets_the_handoff_again_but_a_double_fire_does_not(s
         old = time.time() - 3600
         os.utime(marker, (old, old))  # the next compaction, an hour later, with the same state
     assert "additionalContext" in sandbox.run("SessionStart", start).stdout
+
+
+def test_per_turn_hooks_write_no_conversation_text(sandbox: Sandbox) -> None:
+    """UserPromptSubmit and the hot part of Stop keep offsets, ids and budget figures only: the
+    prompt, commands and replies reach the journal later, through the full tier's redactor."""
+    transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
+    marker = "zq-unique-prompt-words-for-this-test"
+    payload = sandbox.payload("UserPromptSubmit.json", session_id=TASKS_SESSION, transcript_path=str(transcript), prompt=f"please {marker}")
+    assert sandbox.run("UserPromptSubmit", payload).code == 0
+    sdir = sandbox.session_dir(TASKS_SESSION)
+    written = {p.name: p.read_text(errors="replace") for p in sdir.rglob("*") if p.is_file()}
+    assert "cursor.json" in written and not any(marker in text for text in written.values())
+    assert not (sdir / "journal.jsonl").exists() or '"text"' not in (sdir / "journal.jsonl").read_text()
+    cursor = json.loads(written["cursor.json"])
+    assert cursor["offset"] > 0 and cursor["git_branch"] is None and not cursor.get("pending")

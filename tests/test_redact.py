@@ -21,13 +21,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
+from conftest import shared_or_skip  # noqa: E402
 from secrets_corpus import ORDINARY, build_session, leaks, planted_secrets  # noqa: E402
 
 from session_state import redact  # noqa: E402
 from session_state.redact import redact_obj, redact_text  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-from conftest import shared_or_skip  # noqa: E402
 SEEDS = int(os.environ.get("SESSION_STATE_REDACT_SEEDS", "25"))
 ADV_BYTES = int(os.environ.get("SESSION_STATE_REDACT_ADV_BYTES", "1000000"))
 ADV_LIMIT = float(os.environ.get("SESSION_STATE_REDACT_ADV_LIMIT_S", "3"))
