@@ -15,7 +15,7 @@ warning and critical during the burst. After the burst the detached refreshes ar
 (pending markers gone, no refresh process left, the session lock taken once), then one last
 `refresh.materialize` runs per session, and:
 
-- every update is there: each prompt in the journal (and the last five, in journal order, in
+- every update is there: each prompt in the journal (from its transcript line) (and the last five, in journal order, in
   `state.requests`), each subagent in `state.subagents` with its exact totals, the session's
   token totals equal to the sum of every line written, the context equal to the last line's,
   one usage record per hook run that reads the budget, one session_start and session_end fact;
@@ -188,6 +188,18 @@ class Session:
     agents: dict[str, tuple[str, Counter]] = field(default_factory=dict)  # agent_id -> (message, totals)
     runs: Counter = field(default_factory=Counter)  # event -> processes run
 
+    def append_prompt(self, prompt_id: str) -> None:
+        """Append the user line of a prompt, as Claude Code does when the user submits it (the
+        prompt reaches the journal from here, through the full tier's redactor)."""
+        line = {"parentUuid": None, "isSidechain": False, "userType": "external", "cwd": "/", "sessionId": self.sid,
+                "version": "2.1.330", "gitBranch": "main", "type": "user", "uuid": prompt_id,
+                "timestamp": "2026-11-22T01:00:00.000Z", "message": {"role": "user", "content": self.prompts[prompt_id]}}
+        fd = os.open(self.transcript, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, (json.dumps(line, separators=(",", ":")) + "\n").encode())
+        finally:
+            os.close(fd)
+
     def append_turn(self) -> str:
         """Append the next assistant line (context climbing to END_CONTEXT); return its text."""
         with self.lock:
@@ -341,7 +353,9 @@ def plan_round(sandbox: Sandbox) -> tuple[list[Session], list[Job]]:
         for i in range(mine[0]):
             prompt_id = str(uuid.uuid4())
             s.prompts[prompt_id] = f"Please handle request number {i} of session {s.sid[:8]} marked {prompt_id[:8]}"
-            jobs.append(Job("UserPromptSubmit", s, sandbox.payload("UserPromptSubmit.json", **base, prompt_id=prompt_id, prompt=s.prompts[prompt_id])))
+            job = Job("UserPromptSubmit", s, sandbox.payload("UserPromptSubmit.json", **base, prompt_id=prompt_id, prompt=s.prompts[prompt_id]))
+            job.before = lambda s=s, prompt_id=prompt_id: s.append_prompt(prompt_id)
+            jobs.append(job)
         for _ in range(mine[1]):
             job = Job("Stop", s, sandbox.payload("Stop.json", **base))
 
@@ -396,7 +410,7 @@ def check_session(sandbox: Sandbox, s: Session, jobs: list[Job]) -> tuple[int, l
     # prompts: all in the journal; the last five (journal order) in the state
     for prompt_id, text in s.prompts.items():
         checked += 1
-        fact = by_id.get(f"prompt:{prompt_id}")
+        fact = by_id.get(prompt_id)  # the transcript line's uuid
         if fact is None or fact.get("text") != text:
             lost.append(f"prompt {prompt_id} not journaled intact: {fact}")
     order: list[str] = []
