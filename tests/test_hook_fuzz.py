@@ -408,10 +408,11 @@ def test_a_lone_surrogate_in_a_field_is_recorded_not_fatal(tmp_path: Path, event
                           capture_output=True, env=sandbox.env, cwd=sandbox.project, timeout=60, preexec_fn=_limit_memory)
     assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
     journals = list((sandbox.root / "sessions").glob("*/journal.jsonl"))  # the one session of this sandbox
+    if event in ("UserPromptSubmit", "Stop"):  # per-turn hooks journal no text (facts come from the transcript)
+        assert not any("fix the parser" in j.read_text("utf-8", "replace") for j in journals)
+        return
     assert len(journals) == 1, journals
     journal = journals[0].read_text("utf-8")
-    if field == "prompt":
-        assert "fix the parser" in journal
     for line in journal.splitlines():
         json.loads(line)
 

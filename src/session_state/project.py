@@ -39,9 +39,9 @@ def decisions(root: Path) -> list[Decision]:
 
 def decide(root: Path, choice: str, why: str, *, session_id: str | None, by: str = "model") -> Decision:
     """Record a decision (read-modify-write under the project lock)."""
-    from session_state.redactor import redact_text
+    from session_state.redactor import capped
 
-    choice, why = redact_text(choice.strip()), redact_text(why.strip())
+    choice, why = capped(choice.strip(), 2000), capped(why.strip(), 2000)
     now = journal.now_iso()
     digest = hashlib.sha256(f"{now}{choice}{why}".encode()).hexdigest()[:10]
     decision = Decision(id=f"d-{digest}", ts=now, choice=choice, why=why, session_id=session_id, by=by)

@@ -116,17 +116,31 @@ def redact_text(text: str, extra: Sequence[str] = (), session_dir: Path | None =
     return apply_patterns(text, extra, session_dir) if extra else text
 
 
+# Text beyond a field's limit is cut before redaction, keeping this much more than the limit so
+# that a secret straddling the limit is still whole (and matched) when the result is cut.
+CUT_MARGIN = 16384
+
+
+def capped(text: str, limit: int, extra: Sequence[str] = (), session_dir: Path | None = None) -> str:
+    """The first `limit` characters of the redacted `text`, without redacting megabytes the
+    limit would drop anyway (a 15 MB subagent message must not hold SessionStart)."""
+    return redact_text((text or "")[: limit + CUT_MARGIN], extra, session_dir)[:limit]
+
+
 def redact_obj(obj: Any, extra: Sequence[str] = (), session_dir: Path | None = None) -> Any:
     """A copy of JSON-like data with every string through `redact_text`, and the value of a
     secret-named key replaced whole (see `redact.redact_obj`)."""
     return redact.redact_obj(obj, text=lambda s: redact_text(s, extra, session_dir))
 
 
-def for_settings(cfg: dict[str, Any], session_dir: Path | None = None) -> Callable[[str], str]:
-    """The redaction function for one session: the configured patterns bound in."""
+def for_settings(cfg: dict[str, Any], session_dir: Path | None = None) -> Callable[..., str]:
+    """The redaction function for one session, the configured patterns bound in:
+    `run(text)`, or `run(text, limit)` for the first `limit` characters (see `capped`)."""
     extra = tuple(p for p in cfg.get("redact_extra") or () if isinstance(p, str))
 
-    def run(text: str) -> str:
+    def run(text: str, limit: int | None = None) -> str:
+        if limit is not None:
+            return capped(text, limit, extra, session_dir)
         return redact_text(text, extra, session_dir)
 
     return run

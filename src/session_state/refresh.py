@@ -124,9 +124,9 @@ def _redacted_view(cursor: dict[str, Any], facts_cursor: dict[str, Any], red: An
     view["git_branch"] = facts_cursor.get("git_branch")
     for key in ("model_selected", "cwd", "version"):
         if isinstance(view.get(key), str):
-            view[key] = red(view[key])
+            view[key] = red(view[key], 4096)
     if isinstance(view.get("last_usage"), dict) and isinstance(view["last_usage"].get("model"), str):
-        view["last_usage"] = {**view["last_usage"], "model": red(view["last_usage"]["model"])}
+        view["last_usage"] = {**view["last_usage"], "model": red(view["last_usage"]["model"], 200)}
     return view
 
 

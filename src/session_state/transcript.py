@@ -44,6 +44,7 @@ PROMPT_CHARS = 2000
 ASSISTANT_CHARS = 1000
 CMD_CHARS = 300
 ERROR_CHARS = 300
+REDACT_MARGIN = 16384  # = redactor.CUT_MARGIN: text kept past a limit for redaction
 
 USAGE_KEYS = (
     "input_tokens",
@@ -630,7 +631,8 @@ class _Reader:
             from session_state.redact import redact_text
 
             self._redact = redact_text
-        return self._redact(text)[:limit]
+        # cut first (with a margin, so a secret at the limit is still whole when redacted)
+        return self._redact(text[: limit + REDACT_MARGIN])[:limit]
 
     def _emit(self, kind: str, obj: dict[str, Any], where: int, index: int | None, **fields: Any) -> None:
         uuid = obj.get("uuid")

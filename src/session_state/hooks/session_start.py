@@ -35,7 +35,7 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
     now = journal.now_iso()
     from session_state import redactor
 
-    fields: dict[str, Any] = {"source": source, "model": redactor.for_settings(where.settings)(inp.model) if inp.model else None}
+    fields: dict[str, Any] = {"source": source, "model": redactor.for_settings(where.settings)(inp.model, 200) if inp.model else None}
     facts: list[tuple[str, str, dict[str, Any]]] = []
     claimed = None
     if source == "clear":

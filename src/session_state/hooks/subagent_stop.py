@@ -32,10 +32,10 @@ def handle(inp: events.SubagentStop) -> None:
             cursor, _ = transcript.update(None, agent_path, facts=False)
             totals = cursor.get("totals") or {}
         red = redactor.for_settings(where.settings, where.session_dir)
-        agent_id = red(inp.agent_id or "unknown")[:200]
+        agent_id = red(inp.agent_id or "unknown", 200)
         facts.append(("subagent", f"subagent:{agent_id}", {
-            "agent_id": agent_id, "agent_type": red(inp.agent_type or "")[:200],
-            "last_message": red(inp.last_assistant_message or "")[:500],
+            "agent_id": agent_id, "agent_type": red(inp.agent_type or "", 200),
+            "last_message": red(inp.last_assistant_message or "", 500),
             "totals": {k: int(totals.get(k, 0)) for k in (
                 "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")},
         }))
