@@ -1,12 +1,17 @@
 """Remove private spans and high-confidence secrets from text before it is saved.
 
-Stdlib only (hot tier): imported by the per-turn hooks and the transcript reader.
+Stdlib only: the built-in rules. The full tier's one redaction step (`redactor.redact_text`)
+runs them first and detect-secrets after; alone they are the documented fallback where the
+full environment does not exist yet (its output must say so: `redactor.FALLBACK_LABEL`).
 
 `redact_text` first deletes `<private>…</private>` spans (case-insensitive, across lines; an
 unclosed `<private>` deletes to the end), then replaces secret shapes with
 `[REDACTED:<kind>]`: provider tokens with distinctive prefixes, JWTs, PEM private keys,
-credentials in URLs, `Authorization:` / bearer values, and assignments (`KEY=value`,
-`key: value`, `"key": "value"`, `--password x`) whose key names a secret.
+credentials in URLs (any character in the password, `#` `/` `@` included), password flags of
+command-line tools, "the password is X" prose and `.netrc` lines, cookies, signed-URL
+signatures and secret query parameters, base64-wrapped keys, `Authorization:` / bearer values,
+and assignments (`KEY=value`, `key: value`, `"key": "value"`, `--password x`,
+`<password>x</password>`) whose key names a secret.
 
 Cost model (measured in tests/test_redact.py): importing compiles nothing; each rule has
 literal trigger strings and its regex is compiled on first use and run only when a trigger
