@@ -2,7 +2,7 @@
 
 Stdlib only: the built-in rules. The full tier's one redaction step (`redactor.redact_text`)
 runs them first and detect-secrets after; alone they are the documented fallback where the
-full environment does not exist yet (its output must say so: `redactor.FALLBACK_LABEL`).
+full environment does not exist yet (its output must say so: `FALLBACK_LABEL`).
 
 `redact_text` first deletes `<private>…</private>` spans (case-insensitive, across lines; an
 unclosed `<private>` deletes to the end), then replaces secret shapes with
@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # no typing import at run time: this module is on the per-tur
 __all__ = ["redact_text", "redact_obj", "is_secret_key", "KINDS"]
 
 _MARK = "[REDACTED:{}]"
+# What a text redacted by these rules alone (no full environment yet) must carry.
+FALLBACK_LABEL = "redacted with session-state's built-in rules only (the secret detector is not installed yet)"
 
 # ---------------------------------------------------------------------------------------------
 # Token rules: (kind, trigger literal, prefix, rest of the pattern, check or None).

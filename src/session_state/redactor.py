@@ -11,7 +11,7 @@ Full tier. Three layers, in order:
    so it can never again hold a hook until its timeout or keep the cursor from being saved.
 
 Where the full environment does not exist yet (first run), `redact.redact_text` alone applies;
-that fallback says so in what it writes (see `FALLBACK_LABEL`).
+that fallback says so in what it writes (`redact.FALLBACK_LABEL`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from session_state import detector, fsutil, paths, redact
 
 PATTERN_TIMEOUT_S = 0.1
 DISABLED_DIR = "disabled-patterns"
-FALLBACK_LABEL = "redacted with session-state's built-in rules only (the secret detector is not installed yet)"
 _MARK = "[REDACTED:custom]"
 
 _compiled: dict[str, Any] = {}
