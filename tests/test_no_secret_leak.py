@@ -92,6 +92,12 @@ def test_no_planted_secret_reaches_the_state_folder(sandbox: Sandbox, seed: int)
     run("PreCompact", sandbox.payload("PreCompact__auto.json", session_id=sid, transcript_path=str(main_path)))
     for payload in session.payloads["PreCompact"]:
         run("PreCompact", {**payload, "cwd": str(sandbox.project)})
+    # the compaction's summary arrives twice: the compaction's own SubagentStop, then PostCompact
+    summary = "Summary of the work so far:\n" + "\n".join(p.text for p in session.planted[2::6])
+    common = {"session_id": sid, "transcript_path": str(main_path), "cwd": str(sandbox.project)}
+    run("SubagentStop", {**common, "hook_event_name": "SubagentStop", "stop_hook_active": False, "agent_id": "acompact1",
+                         "agent_type": "", "last_assistant_message": summary})
+    run("PostCompact", {**common, "hook_event_name": "PostCompact", "trigger": "manual", "compact_summary": summary})
     run("SessionStart", sandbox.payload("SessionStart__compact.json", session_id=sid, transcript_path=str(main_path)))
     run("Stop", {**stops[-1], "cwd": str(sandbox.project)})
     sandbox.wait_refresh(sid)

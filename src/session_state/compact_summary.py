@@ -61,9 +61,9 @@ def coverage(pkg: HandoffPackage, summary: str) -> tuple[list[str], list[str]]:
 def save(session_dir: Path, text: str, source: str, pkg: HandoffPackage | None = None,
          redact_extra: Sequence[str] = ()) -> CompactSummary:
     """Keep the summary (redacted) and, given the handoff, which of its items the summary holds."""
-    from session_state.redact import redact_text
+    from session_state.redactor import capped
 
-    text = redact_text(text, redact_extra)[:MAX_CHARS]
+    text = capped(text, MAX_CHARS, redact_extra, session_dir)
     covered, missing = coverage(pkg, text) if pkg is not None else ([], [])
     record = CompactSummary(ts=journal.now_iso(), source=source, text=text, covered=covered, missing=missing)
     store.write_model(session_dir / FILE, record)
