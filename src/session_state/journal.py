@@ -98,7 +98,8 @@ def sync_facts(session_dir: Path, transcript_path: str | None, redact: Callable[
     if new_facts:
         append(session_dir, new_facts)
     if (cursor.get("path"), cursor.get("offset"), cursor.get("ino")) != before or new_facts:
-        fsutil.atomic_write(session_dir / paths.FACTS_CURSOR, json.dumps(cursor, separators=(",", ":")).encode(), durable=False)
+        fsutil.atomic_write(session_dir / paths.FACTS_CURSOR, json.dumps(cursor, separators=(",", ":")).encode(), durable=False,
+                            state=True)
     return cursor
 
 
