@@ -116,6 +116,10 @@ def test_symlinked_session_file_is_set_aside_never_followed(sandbox: Sandbox, na
     victim = _victim(sandbox)
     (sdir / name).unlink(missing_ok=True)
     (sdir / name).symlink_to(victim)
+    with transcript.open("a") as fh:  # the user types on: a new fact for the journal (facts come from the transcript)
+        fh.write(json.dumps({"type": "user", "uuid": "5d1c1f3e-0000-4000-8000-000000000001", "sessionId": TASKS_SESSION,
+                             "timestamp": "2026-11-30T12:00:00.000Z", "isSidechain": False,
+                             "message": {"role": "user", "content": "go on with the parser"}}) + "\n")
     for event, fixture in (("UserPromptSubmit", "UserPromptSubmit.json"), ("PreCompact", "PreCompact__manual.json")):
         result = sandbox.run(event, sandbox.payload(fixture, session_id=TASKS_SESSION, transcript_path=tp))
         assert result.code == 0 and "failed internally" not in result.stderr, (event, result.stderr)
