@@ -502,18 +502,16 @@ def _more_secrets(rng: random.Random, add) -> None:
     add("url_signature", v, f"https://bkt.s3.amazonaws.com/a.zip?X-Amz-Security-Token={v}&X-Amz-Expires=60", "output", form="s3:security_token")
     v = _r(rng, HEX, 128)
     add("url_signature", v, f"https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature={v}", "bash", form="gcs:signed_url")
-    v = _mixed(rng, URLSAFE, 40)
-    add("url_secret_param", v, f"https://app.example.com/callback#state=1&access_token={v}&token_type=bearer", "output", form="query:access_token")
-    v = _mixed(rng, URLSAFE, 30)
-    add("url_secret_param", v, f"curl 'https://api.example.com/v1/items?api_key={v}&page=2'", "bash", form="query:api_key")
-    v = _mixed(rng, URLSAFE, 36)
-    add("cookie", v, f"Cookie: _ga=GA1.2.3; sessionid={v}; csrftoken=abc", "output", form="cookie:header")
-    v = _mixed(rng, URLSAFE, 36)
-    add("cookie", v, f"Set-Cookie: session={v}; Path=/; HttpOnly", "output", form="cookie:set_cookie")
-    v = _mixed(rng, URLSAFE, 36)
-    add("cookie", v, f"curl -b 'connect.sid={v}' https://app.internal/me", "bash", form="cookie:curl_-b")
-    v = _mixed(rng, URLSAFE, 36)
-    add("cookie", v, f'{{"headers": {{"cookie": "sid={v}"}}}}', "output", form="cookie:json_header")
+    for kind, form, n, where, fmt in (
+        ("url_secret_param", "query:access_token", 40, "output", "https://app.example.com/callback#state=1&access_token={v}&token_type=bearer"),
+        ("url_secret_param", "query:api_key", 30, "bash", "curl 'https://api.example.com/v1/items?api_key={v}&page=2'"),
+        ("cookie", "cookie:header", 36, "output", "Cookie: _ga=GA1.2.3; sessionid={v}; csrftoken=abc"),
+        ("cookie", "cookie:set_cookie", 36, "output", "Set-Cookie: session={v}; Path=/; HttpOnly"),
+        ("cookie", "cookie:curl_-b", 36, "bash", "curl -b 'connect.sid={v}' https://app.internal/me"),
+        ("cookie", "cookie:json_header", 36, "output", '{{"headers": {{"cookie": "sid={v}"}}}}'),
+    ):
+        v = _mixed(rng, URLSAFE, n)
+        add(kind, v, fmt.format(v=v), where, form=form)
     for form, inner in (
         ("base64:github_token", github_token(rng)),
         ("base64:anthropic_key", "sk-ant-api03-" + _mixed(rng, URLSAFE, 93) + "AA"),
