@@ -15,7 +15,7 @@ warning and critical during the burst. After the burst the detached refreshes ar
 (pending markers gone, no refresh process left, the session lock taken once), then one last
 `refresh.materialize` runs per session, and:
 
-- every update is there: each prompt in the journal (from its transcript line) (and the last five, in journal order, in
+- every update is there: each prompt in the journal (from its transcript line) (and the last state.KEEP_REQUESTS, in journal order, in
   `state.requests`), each subagent in `state.subagents` with its exact totals, the session's
   token totals equal to the sum of every line written, the context equal to the last line's,
   one usage record per hook run that reads the budget, one session_start and session_end fact;
@@ -119,7 +119,7 @@ def validate_tree(root: Path) -> TreeReport:
                     report.invalid.append(f"{rel}: a symlink in the state tree")
                 elif name == "state.json":
                     models.SessionState.model_validate_json(path.read_bytes())
-                elif name == "cursor.json":
+                elif name in ("cursor.json", "facts-cursor.json"):
                     models.TranscriptCursor.model_validate_json(path.read_bytes())
                 elif name == "journal.jsonl":
                     _lines(path, models.JournalRecord, report)
@@ -407,7 +407,7 @@ def check_session(sandbox: Sandbox, s: Session, jobs: list[Job]) -> tuple[int, l
     for fact in facts:
         by_id.setdefault(fact["id"], fact)
     state = models.SessionState.model_validate_json((sdir / "state.json").read_bytes())
-    # prompts: all in the journal; the last five (journal order) in the state
+    # prompts: all in the journal; the last KEEP_REQUESTS (journal order) in the state
     for prompt_id, text in s.prompts.items():
         checked += 1
         fact = by_id.get(prompt_id)  # the transcript line's uuid
@@ -417,8 +417,10 @@ def check_session(sandbox: Sandbox, s: Session, jobs: list[Job]) -> tuple[int, l
     for fact_id, fact in by_id.items():
         if fact.get("k") == "prompt" and (not order or order[-1] != fact["text"]):
             order.append(fact["text"])
-    if [r.text for r in state.requests] != order[-5:]:
-        lost.append(f"state.requests {[r.text for r in state.requests]} != last five journaled {order[-5:]}")
+    from session_state.state import KEEP_REQUESTS
+
+    if [r.text for r in state.requests] != order[-KEEP_REQUESTS:]:
+        lost.append(f"state.requests {[r.text for r in state.requests]} != last {KEEP_REQUESTS} journaled {order[-KEEP_REQUESTS:]}")
     # subagents: each in the state, with its exact totals and message
     subs = {sub.agent_id: sub for sub in state.subagents}
     for agent_id, (message, totals) in s.agents.items():
