@@ -871,6 +871,7 @@ def response_key(message_id: Any, request_id: Any) -> str | None:
 
 def token_count(value: Any) -> int:
     """A token figure from a transcript or a cursor: a positive int, anything else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 _MODEL_SHAPE = re.compile(r"[A-Za-z0-9<][A-Za-z0-9._:/@\[\]<>-]{0,99}")
@@ -893,10 +894,6 @@ def _model_id(value: Any) -> str | None:
         if len(_model_ids) < 64:
             _model_ids[value] = known
     return value if known else None
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _str(value: Any) -> str | None:
