@@ -875,22 +875,25 @@ def token_count(value: Any) -> int:
 
 
 _MODEL_SHAPE = re.compile(r"[A-Za-z0-9<][A-Za-z0-9._:/@\[\]<>-]{0,99}")
+_MODEL_PARTS = re.compile(r"[._:/@\[\]<>-]")
 _model_ids: dict[str, bool] = {}
 
 
 def _model_id(value: Any) -> str | None:
-    """`value` when it is shaped like a model id and no built-in secret rule fires on it.
+    """`value` when it is shaped like a model id, else None.
 
-    The per-turn hooks keep the model id (it sets the context window) without the full
-    redactor, so a value that does not look like an id is not kept at all.
+    The per-turn hooks keep the model id (it sets the context window) without any redactor, so
+    a value is kept only when it has an id's characters and no part of it looks like a key: a
+    run of 16 or more characters mixing letters and digits (ids have short parts: "claude",
+    "opus", "20250514", "v1"). Cheap on purpose: no secret rule is compiled on the hot path.
     """
     if not isinstance(value, str) or not value:
         return None
     known = _model_ids.get(value)
     if known is None:
-        from session_state.redact import redact_text
-
-        known = _MODEL_SHAPE.fullmatch(value) is not None and redact_text(value) == value
+        known = _MODEL_SHAPE.fullmatch(value) is not None and not any(
+            len(part) >= 16 and not part.isalpha() and not part.isdigit() for part in _MODEL_PARTS.split(value)
+        )
         if len(_model_ids) < 64:
             _model_ids[value] = known
     return value if known else None
