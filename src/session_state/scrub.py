@@ -79,7 +79,7 @@ def _files(folder: Path, report: Report) -> list[Path]:
                 report.skipped.append(str(base / name))
         for name in sorted(filenames):
             path = base / name
-            if name != store.LOCK_NAME and _regular(path, report):
+            if name != paths.LOCK and _regular(path, report):
                 found.append(path)
     return found
 
