@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from session_state import transcript
+from session_state.facts import CMD_CHARS, PROMPT_CHARS
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "transcripts"
 SID = "11111111-2222-4333-8444-555555555555"
@@ -408,7 +409,7 @@ def test_prompt_facts_skip_meta_commands_and_tool_results_and_are_redacted(tmp_p
     assert [p["text"][:20] for p in prompts] == ["please deploy with k", "fix the bug", "x" * 20]
     assert secret not in prompts[0]["text"] and "my diary" not in prompts[0]["text"]
     assert "[REDACTED" in prompts[0]["text"]
-    assert len(prompts[2]["text"]) == transcript.PROMPT_CHARS
+    assert len(prompts[2]["text"]) == PROMPT_CHARS
 
 
 def test_tool_facts_todos_files_commands_and_latest_assistant_text(tmp_path: Path) -> None:
@@ -431,7 +432,7 @@ def test_tool_facts_todos_files_commands_and_latest_assistant_text(tmp_path: Pat
         ("/p/n.ipynb", "edit"),
     ]
     (cmd,) = facts_of(facts, "cmd")
-    assert "ghp_" + "a" * 36 not in cmd["command"] and len(cmd["command"]) <= transcript.CMD_CHARS
+    assert "ghp_" + "a" * 36 not in cmd["command"] and len(cmd["command"]) <= CMD_CHARS
     assert [f["text"] for f in facts_of(facts, "assistant")] == ["the last word"]
     assert len({f["id"] for f in facts}) == len(facts)
 

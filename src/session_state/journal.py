@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from session_state import fsutil, paths
+from session_state import facts, fsutil, paths
 
 
 
@@ -57,7 +57,7 @@ def append(session_dir: Path, facts: list[dict[str, Any]]) -> None:
 
 def record(session_dir: Path, kind: str, fact_id: str, **fields: Any) -> dict[str, Any]:
     """Append one fact that comes from a hook input rather than the transcript."""
-    fact = {"k": kind, "id": fact_id, "ts": now_iso(), **fields}
+    fact = facts.make(kind, fact_id, now_iso(), **fields)
     append(session_dir, [fact])
     return fact
 

@@ -12,7 +12,7 @@ import json
 import mmap
 from pathlib import Path
 
-from session_state import fsutil, journal, paths
+from session_state import facts, fsutil, journal, paths
 
 
 def find_fork_parent(session_id: str, transcript_path: str | None, root: Path | None = None,
@@ -103,4 +103,4 @@ def _contains(path: Path, needle: bytes) -> bool:
 def note_fork(root: Path, parent_id: str, child_id: str) -> None:
     """Tell the parent's record that it was forked (its `sessions` listing shows the fork)."""
     parent_dir = paths.session_dir(root, parent_id)
-    journal.record(parent_dir, "fork_child", f"fork:{child_id}", session_id=child_id)
+    journal.record(parent_dir, facts.FORK_CHILD, facts.event_id("fork", child_id), session_id=child_id)

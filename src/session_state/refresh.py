@@ -16,6 +16,7 @@ from typing import Any
 
 from session_state import budget as budget_mod
 from session_state import checkpoints, handoff, journal, lineage, notices, paths, project, redactor, settings, state, store
+from session_state.facts import CHECKPOINT_REQUEST
 from session_state.models import Checkpoint, SessionState
 
 
@@ -81,7 +82,7 @@ def materialize(
         requested = [
             str(r.get("trigger"))
             for r in records
-            if r.get("k") == "checkpoint_request" and r.get("id") not in seen_before
+            if r.get("k") == CHECKPOINT_REQUEST and r.get("id") not in seen_before
         ]
         changed = state.fold(current, records)
         current.journal_offset = end

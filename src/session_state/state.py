@@ -11,9 +11,10 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from session_state import journal, paths, store
+from session_state import facts, journal, paths, store
 from session_state.models import (
     Command,
     Compaction,
@@ -32,7 +33,10 @@ KEEP_FILES = 60
 KEEP_COMMANDS = 20
 KEEP_SUBAGENTS = 20
 KEEP_SEEN = 4000
+KEEP_COMPACTIONS = 20
 REQUEST_CHARS = 600
+PATH_CHARS = 500
+SUBJECT_CHARS = 300  # a task's subject in the state (facts carry up to facts.PROMPT_CHARS)
 
 _STATUS_MAP = {
     "pending": "pending",
@@ -83,124 +87,154 @@ def fold(state: SessionState, facts: list[dict[str, Any]]) -> bool:
 
 
 def _apply(state: SessionState, fact: dict[str, Any]) -> bool:
-    kind = fact["k"]
-    ts = fact.get("ts")
-    if kind == "prompt":
-        return _request(state, str(fact.get("text") or "").strip(), ts)
-    if kind == "todos":
-        items = [i for i in fact.get("items") or [] if isinstance(i, dict)]
-        kept = [t for t in state.tasks if t.source != "TodoWrite"]
-        todos = [
-            Task(
-                id=f"todo-{n + 1}",
-                subject=str(item.get("content") or item.get("subject") or "")[:300],
-                status=_status(item.get("status")),
-                active_form=_opt_str(item.get("activeForm")),
-                source="TodoWrite",
-                updated=ts,
-            )
-            for n, item in enumerate(items)
-        ]
-        state.tasks = _drop_inherited(kept, {t.subject for t in todos}) + todos
-        return True
-    if kind == "task_create":
-        task_id = str(fact.get("task_id") or fact["id"])
-        existing = _task(state, task_id)
-        subject = str(fact.get("subject") or fact.get("description") or task_id)[:300]
-        if existing is None:
-            state.tasks = _drop_inherited(state.tasks, {subject})
-            state.tasks.append(
-                Task(id=task_id, subject=subject, active_form=_opt_str(fact.get("activeForm")), updated=ts)
-            )
-        else:
-            existing.subject = subject
-        return True
-    if kind == "task_update":
-        task = _task(state, str(fact.get("task_id")))
-        status = str(fact.get("status") or "")
-        if task is None:
-            if status == "deleted":
-                return False
-            task = Task(id=str(fact.get("task_id")), subject=str(fact.get("subject") or fact.get("task_id")))
-            state.tasks.append(task)
+    """Apply one fact through its kind's handler; a kind this version does not know is ignored.
+
+    A journal written by a newer version may hold kinds added since: folding must go on.
+    """
+    handler = HANDLERS.get(fact["k"])
+    return False if handler is None else handler(state, fact, fact.get("ts"))
+
+
+def _on_prompt(state: SessionState, fact: dict[str, Any], ts: str | None) -> bool:
+    return _request(state, str(fact.get("text") or "").strip(), ts)
+
+
+def _on_todos(state: SessionState, fact: dict[str, Any], ts: str | None) -> bool:
+    """TodoWrite sends the whole list: it replaces the previous one."""
+    items = [i for i in fact.get("items") or [] if isinstance(i, dict)]
+    kept = [t for t in state.tasks if t.source != "TodoWrite"]
+    todos = [
+        Task(
+            id=f"todo-{n + 1}",
+            subject=str(item.get("content") or item.get("subject") or "")[:SUBJECT_CHARS],
+            status=_status(item.get("status")),
+            active_form=_opt_str(item.get("activeForm")),
+            source="TodoWrite",
+            updated=ts,
+        )
+        for n, item in enumerate(items)
+    ]
+    state.tasks = _drop_inherited(kept, {t.subject for t in todos}) + todos
+    return True
+
+
+def _on_task_create(state: SessionState, fact: dict[str, Any], ts: str | None) -> bool:
+    task_id = str(fact.get("task_id") or fact["id"])
+    existing = _task(state, task_id)
+    subject = str(fact.get("subject") or fact.get("description") or task_id)[:SUBJECT_CHARS]
+    if existing is None:
+        state.tasks = _drop_inherited(state.tasks, {subject})
+        state.tasks.append(Task(id=task_id, subject=subject, active_form=_opt_str(fact.get("activeForm")), updated=ts))
+    else:
+        existing.subject = subject
+    return True
+
+
+def _on_task_update(state: SessionState, fact: dict[str, Any], ts: str | None) -> bool:
+    task = _task(state, str(fact.get("task_id")))
+    status = str(fact.get("status") or "")
+    if task is None:
         if status == "deleted":
-            state.tasks.remove(task)
-            return True
-        if status:
-            task.status = _status(status)
-        if fact.get("blocked_by") and task.status == "pending":
-            task.status = "blocked"
-        if fact.get("subject"):
-            task.subject = str(fact["subject"])[:300]
-        task.updated = ts
-        return True
-    if kind == "file":
-        return _touch(state, str(fact.get("path") or ""), str(fact.get("op") or "read"), ts)
-    if kind == "cmd":
-        command = str(fact.get("command") or "").strip()
-        if not command:
             return False
-        state.commands.append(Command(command=command[:300], ts=ts))
-        del state.commands[:-KEEP_COMMANDS]
+        task = Task(id=str(fact.get("task_id")), subject=str(fact.get("subject") or fact.get("task_id")))
+        state.tasks.append(task)
+    if status == "deleted":
+        state.tasks.remove(task)
         return True
-    if kind == "assistant":
-        text = _plain(str(fact.get("text") or ""))
-        if not text:
-            return False
-        state.last_assistant = text[:1000]
-        state.next_step = stated_next_step(text)
-        return True
-    if kind == "cmd_failed":
-        command = str(fact.get("command") or "").strip()
-        if not command:
-            return False
-        state.failures = [f for f in state.failures if f.command != command[:300]]
-        state.failures.append(Failure(command=command[:300], error=str(fact.get("error") or "")[:300], ts=ts))
-        del state.failures[:-KEEP_FAILURES]
-        return True
-    if kind == "inherit":
-        return _inherit(state, fact)
-    if kind == "compact":
-        state.compactions.append(
-            Compaction(
-                trigger=_opt_str(fact.get("trigger")),
-                pre_tokens=_opt_int(fact.get("pre_tokens")),
-                post_tokens=_opt_int(fact.get("post_tokens")),
-                ts=ts,
-            )
-        )
-        del state.compactions[:-20]
-        return True
-    if kind == "subagent":
-        agent_id = str(fact.get("agent_id") or "")
-        state.subagents = [s for s in state.subagents if s.agent_id != agent_id]
-        state.subagents.append(
-            Subagent(
-                agent_id=agent_id,
-                agent_type=str(fact.get("agent_type") or ""),
-                last_message=_plain(str(fact.get("last_message") or ""))[:500],
-                totals=Totals(**(fact.get("totals") or {})),
-                ts=ts,
-            )
-        )
-        del state.subagents[:-KEEP_SUBAGENTS]
-        return True
-    if kind == "session_start":
-        return _session_start(state, fact)
-    if kind == "session_end":
-        state.status = "ended"
-        if fact.get("reason") == "clear":
-            state.lineage.sources.append("ended:clear")
-        return True
-    if kind == "cleared_into":
-        state.lineage.cleared_into = _opt_str(fact.get("session_id"))
-        return True
-    if kind == "fork_child":
-        child = str(fact.get("session_id") or "")
-        if child and child not in state.lineage.forks:
-            state.lineage.forks.append(child)
-            return True
+    if status:
+        task.status = _status(status)
+    if fact.get("blocked_by") and task.status == "pending":
+        task.status = "blocked"
+    if fact.get("subject"):
+        task.subject = str(fact["subject"])[:SUBJECT_CHARS]
+    task.updated = ts
+    return True
+
+
+def _on_file(state: SessionState, fact: dict[str, Any], ts: str | None) -> bool:
+    return _touch(state, str(fact.get("path") or ""), str(fact.get("op") or "read"), ts)
+
+
+def _on_cmd(state: SessionState, fact: dict[str, Any], ts: str | None) -> bool:
+    command = str(fact.get("command") or "").strip()
+    if not command:
         return False
+    state.commands.append(Command(command=command[:facts.CMD_CHARS], ts=ts))
+    del state.commands[:-KEEP_COMMANDS]
+    return True
+
+
+def _on_assistant(state: SessionState, fact: dict[str, Any], ts: str | None) -> bool:
+    text = _plain(str(fact.get("text") or ""))
+    if not text:
+        return False
+    state.last_assistant = text[:facts.ASSISTANT_CHARS]
+    state.next_step = stated_next_step(text)
+    return True
+
+
+def _on_cmd_failed(state: SessionState, fact: dict[str, Any], ts: str | None) -> bool:
+    """The latest failure of each command, the last few commands."""
+    command = str(fact.get("command") or "").strip()[:facts.CMD_CHARS]
+    if not command:
+        return False
+    state.failures = [f for f in state.failures if f.command != command]
+    state.failures.append(Failure(command=command, error=str(fact.get("error") or "")[:facts.ERROR_CHARS], ts=ts))
+    del state.failures[:-KEEP_FAILURES]
+    return True
+
+
+def _on_compact(state: SessionState, fact: dict[str, Any], ts: str | None) -> bool:
+    state.compactions.append(
+        Compaction(
+            trigger=_opt_str(fact.get("trigger")),
+            pre_tokens=_opt_int(fact.get("pre_tokens")),
+            post_tokens=_opt_int(fact.get("post_tokens")),
+            ts=ts,
+        )
+    )
+    del state.compactions[:-KEEP_COMPACTIONS]
+    return True
+
+
+def _on_subagent(state: SessionState, fact: dict[str, Any], ts: str | None) -> bool:
+    agent_id = str(fact.get("agent_id") or "")
+    state.subagents = [s for s in state.subagents if s.agent_id != agent_id]
+    state.subagents.append(
+        Subagent(
+            agent_id=agent_id,
+            agent_type=str(fact.get("agent_type") or ""),
+            last_message=_plain(str(fact.get("last_message") or ""))[:facts.MESSAGE_CHARS],
+            totals=Totals(**(fact.get("totals") or {})),
+            ts=ts,
+        )
+    )
+    del state.subagents[:-KEEP_SUBAGENTS]
+    return True
+
+
+def _on_session_end(state: SessionState, fact: dict[str, Any], ts: str | None) -> bool:
+    state.status = "ended"
+    if fact.get("reason") == "clear":
+        state.lineage.sources.append("ended:clear")
+    return True
+
+
+def _on_cleared_into(state: SessionState, fact: dict[str, Any], ts: str | None) -> bool:
+    state.lineage.cleared_into = _opt_str(fact.get("session_id"))
+    return True
+
+
+def _on_fork_child(state: SessionState, fact: dict[str, Any], ts: str | None) -> bool:
+    child = str(fact.get("session_id") or "")
+    if child and child not in state.lineage.forks:
+        state.lineage.forks.append(child)
+        return True
+    return False
+
+
+def _on_checkpoint_request(state: SessionState, fact: dict[str, Any], ts: str | None) -> bool:
+    """Nothing to fold: refresh.materialize reads these requests from the journal itself."""
     return False
 
 
@@ -286,7 +320,7 @@ def _plain(text: str) -> str:
     return "\n".join(b["text"] for b in blocks if isinstance(b, dict) and isinstance(b.get("text"), str)).strip()
 
 
-def _inherit(state: SessionState, fact: dict[str, Any]) -> bool:
+def _on_inherit(state: SessionState, fact: dict[str, Any], ts: str | None) -> bool:
     """Take the work over from the session this one replaced (/clear): goal, requests, open tasks, chain."""
     prior = str(fact.get("session_id") or "")
     goal = fact.get("goal")
@@ -298,7 +332,7 @@ def _inherit(state: SessionState, fact: dict[str, Any]) -> bool:
     for item in fact.get("tasks") or []:
         if not isinstance(item, dict) or not item.get("subject"):
             continue
-        subject = str(item["subject"])[:300]
+        subject = str(item["subject"])[:SUBJECT_CHARS]
         if any(t.subject == subject for t in state.tasks):
             continue
         state.tasks.append(Task(id=f"from-{prior[:8]}-{item.get('id')}", subject=subject, status=_status(item.get("status")),
@@ -310,7 +344,7 @@ def _inherit(state: SessionState, fact: dict[str, Any]) -> bool:
     return True
 
 
-def _session_start(state: SessionState, fact: dict[str, Any]) -> bool:
+def _on_session_start(state: SessionState, fact: dict[str, Any], ts: str | None) -> bool:
     source = str(fact.get("source") or "startup")
     lineage = state.lineage
     lineage.sources.append(source)
@@ -330,12 +364,35 @@ def _session_start(state: SessionState, fact: dict[str, Any]) -> bool:
     return True
 
 
+Handler = Callable[[SessionState, dict[str, Any], "str | None"], bool]  # (state, fact, its time) -> changed
+
+# One handler per declared kind (tests/test_facts.py checks the two agree).
+HANDLERS: dict[str, Handler] = {
+    facts.PROMPT: _on_prompt,
+    facts.TODOS: _on_todos,
+    facts.TASK_CREATE: _on_task_create,
+    facts.TASK_UPDATE: _on_task_update,
+    facts.FILE: _on_file,
+    facts.CMD: _on_cmd,
+    facts.CMD_FAILED: _on_cmd_failed,
+    facts.ASSISTANT: _on_assistant,
+    facts.COMPACT: _on_compact,
+    facts.SUBAGENT: _on_subagent,
+    facts.SESSION_START: _on_session_start,
+    facts.SESSION_END: _on_session_end,
+    facts.CLEARED_INTO: _on_cleared_into,
+    facts.FORK_CHILD: _on_fork_child,
+    facts.INHERIT: _on_inherit,
+    facts.CHECKPOINT_REQUEST: _on_checkpoint_request,
+}
+
+
 def _touch(state: SessionState, path: str, op: str, ts: str | None) -> bool:
     if not path:
         return False
     entry = next((f for f in state.files if f.path == path), None)
     if entry is None:
-        entry = FileTouch(path=path[:500])
+        entry = FileTouch(path=path[:PATH_CHARS])
     else:
         state.files.remove(entry)
     if op == "read":

@@ -27,6 +27,8 @@ import stat
 from collections.abc import Callable
 from typing import Any
 
+from session_state import facts
+
 CURSOR_VERSION = 2  # 2: per-model usage (cost), Claude Code's cost-state, context growth per turn
 BLOCK = 8 << 20  # bytes read per system call
 MAX_LINE = 16 << 20  # a longer line is skipped (at most MAX_LINE + BLOCK bytes are held); >= BLOCK
@@ -40,10 +42,6 @@ TURN_DELTAS = 12  # context growth of the latest turns since the last compaction
 HEAD_BYTES = 4096
 PENDING_MAX = 64  # tool_use ids waiting for their result (TaskCreate ids come in the result)
 FOREIGN_MAX = 2048  # 2.0.x agent files known to belong to other sessions
-PROMPT_CHARS = 2000
-ASSISTANT_CHARS = 1000
-CMD_CHARS = 300
-ERROR_CHARS = 300
 REDACT_MARGIN = 16384  # = redactor.CUT_MARGIN: text kept past a limit for redaction
 
 USAGE_KEYS = (
@@ -274,7 +272,7 @@ class _Reader:
         self.out = out if out is not None else []
         self.loads: Loads = json.loads
         self.dedup: dict[str, list[int]] | None = None
-        self.latest_text: dict[str, Any] | None = None
+        self.latest_text: tuple[str, str | None, str] | None = None  # (fact id, time, text) until redacted
         self.meta: dict[str, Any] | None = None  # latest assistant line: branch, cwd, version
         self._redact: Callable[[str], str] | None = redact
 
@@ -622,7 +620,7 @@ class _Reader:
         if self.observer is not None:
             self.observer.compaction(c["last_compaction"])
         if self.facts:
-            self._emit("compact", obj, where, None, trigger=trigger, pre_tokens=pre, post_tokens=post)
+            self._emit(facts.COMPACT, obj, where, None, trigger=trigger, pre_tokens=pre, post_tokens=post)
 
     # --- facts -----------------------------------------------------------------------
 
@@ -635,16 +633,13 @@ class _Reader:
         return self._redact(text[: limit + REDACT_MARGIN])[:limit]
 
     def _emit(self, kind: str, obj: dict[str, Any], where: int, index: int | None, **fields: Any) -> None:
-        uuid = obj.get("uuid")
-        base = uuid if isinstance(uuid, str) and uuid else f"@{where}"
-        fact_id = base if index is None else f"{base}:{index}"
-        self.out.append({"k": kind, "id": fact_id, "ts": _str(obj.get("timestamp")), **fields})
+        self.out.append(facts.make(kind, facts.line_id(obj.get("uuid"), where, index), _str(obj.get("timestamp")), **fields))
 
     def flush_facts(self) -> None:
         """The latest assistant text of this update is the only one worth keeping (and redacting)."""
         if self.latest_text is not None:
-            self.latest_text["text"] = self.redact(self.latest_text["text"], ASSISTANT_CHARS)
-            self.out.append(self.latest_text)
+            fact_id, ts, text = self.latest_text
+            self.out.append(facts.make(facts.ASSISTANT, fact_id, ts, text=self.redact(text, facts.ASSISTANT_CHARS)))
             self.latest_text = None
 
     def _assistant_facts(self, obj: dict[str, Any], message: dict[str, Any], where: int) -> None:
@@ -658,14 +653,7 @@ class _Reader:
             if kind == "text":
                 text = block.get("text")
                 if isinstance(text, str) and text.strip():
-                    uuid = obj.get("uuid")
-                    base = uuid if isinstance(uuid, str) and uuid else f"@{where}"
-                    self.latest_text = {
-                        "k": "assistant",
-                        "id": f"{base}:{index}",
-                        "ts": _str(obj.get("timestamp")),
-                        "text": text,
-                    }
+                    self.latest_text = (facts.line_id(obj.get("uuid"), where, index), _str(obj.get("timestamp")), text)
             elif kind == "tool_use":
                 self._tool_use(obj, block, where, index)
 
@@ -679,43 +667,43 @@ class _Reader:
             if isinstance(todos, list):
                 items = [
                     {
-                        "content": self.redact(_str(t.get("content")) or "", PROMPT_CHARS),
+                        "content": self.redact(_str(t.get("content")) or "", facts.PROMPT_CHARS),
                         "status": _str(t.get("status")),
-                        "activeForm": self.redact(_str(t.get("activeForm")) or "", PROMPT_CHARS),
+                        "activeForm": self.redact(_str(t.get("activeForm")) or "", facts.PROMPT_CHARS),
                     }
                     for t in todos
                     if isinstance(t, dict)
                 ]
-                self._emit("todos", obj, where, index, items=items)
+                self._emit(facts.TODOS, obj, where, index, items=items)
         elif name == "TaskCreate":
             tool_id = block.get("id")
             if isinstance(tool_id, str):
                 self._wait(tool_id, {
-                    "id": f"{obj.get('uuid') or '@' + str(where)}:{index}",
+                    "id": facts.line_id(obj.get("uuid"), where, index),
                     "ts": _str(obj.get("timestamp")),
-                    **{k: self.redact(_str(args.get(k)) or "", PROMPT_CHARS) for k in ("subject", "description", "activeForm")},
+                    **{k: self.redact(_str(args.get(k)) or "", facts.PROMPT_CHARS) for k in ("subject", "description", "activeForm")},
                 })
         elif name == "TaskUpdate":
             task_id = args.get("taskId")
             if isinstance(task_id, (str, int)) and not isinstance(task_id, bool):
                 extra = {
-                    k: self.redact(args[k], PROMPT_CHARS)
+                    k: self.redact(args[k], facts.PROMPT_CHARS)
                     for k in ("subject", "description", "activeForm", "owner")
                     if isinstance(args.get(k), str)
                 }
-                self._emit("task_update", obj, where, index, task_id=str(task_id), status=_str(args.get("status")), **extra)
+                self._emit(facts.TASK_UPDATE, obj, where, index, task_id=str(task_id), status=_str(args.get("status")), **extra)
         elif name in FILE_OPS:
             target = args.get("file_path") or args.get("notebook_path")
             if isinstance(target, str) and target:
-                self._emit("file", obj, where, index, path=self.redact(target, PROMPT_CHARS), op=FILE_OPS[name])
+                self._emit(facts.FILE, obj, where, index, path=self.redact(target, facts.PROMPT_CHARS), op=FILE_OPS[name])
         elif name == "Bash":
             command = args.get("command")
             if isinstance(command, str) and command:
-                command = self.redact(command, CMD_CHARS)
-                self._emit("cmd", obj, where, index, command=command)
+                command = self.redact(command, facts.CMD_CHARS)
+                self._emit(facts.CMD, obj, where, index, command=command)
                 tool_id = block.get("id")
                 if isinstance(tool_id, str):  # its result says whether it failed
-                    self._wait(tool_id, {"kind": "cmd", "id": f"{obj.get('uuid') or '@' + str(where)}:{index}:failed",
+                    self._wait(tool_id, {"kind": "cmd", "id": facts.line_id(obj.get("uuid"), where, index, "failed"),
                                          "command": command})
 
     def _wait(self, tool_id: str, entry: dict[str, Any]) -> None:
@@ -743,7 +731,7 @@ class _Reader:
             return
         kept = [t for t in texts if t.strip() and not t.lstrip().startswith(NOT_PROMPT_TAGS)]
         if kept:
-            self._emit("prompt", obj, where, None, text=self.redact("\n".join(kept).strip(), PROMPT_CHARS))
+            self._emit(facts.PROMPT, obj, where, None, text=self.redact("\n".join(kept).strip(), facts.PROMPT_CHARS))
 
     def _tool_results(self, obj: dict[str, Any], content: list[Any]) -> None:
         pending = self.c["pending"]
@@ -755,8 +743,8 @@ class _Reader:
             if waiting is not None and waiting.get("kind") == "cmd":
                 if block.get("is_error") is True:
                     error = _result_text(block.get("content")).strip()
-                    self.out.append({"k": "cmd_failed", "id": waiting["id"], "ts": _str(obj.get("timestamp")),
-                                     "command": waiting.get("command") or "", "error": self.redact(error, ERROR_CHARS)})
+                    self.out.append(facts.make(facts.CMD_FAILED, waiting["id"], _str(obj.get("timestamp")),
+                                               command=waiting.get("command") or "", error=self.redact(error, facts.ERROR_CHARS)))
                 continue
             if waiting is None or block.get("is_error"):
                 continue
@@ -765,7 +753,7 @@ class _Reader:
             if isinstance(task_id, (str, int)) and not isinstance(task_id, bool):
                 fact_id = waiting.pop("id")
                 ts = waiting.pop("ts", None)
-                self.out.append({"k": "task_create", "id": fact_id, "ts": ts, "task_id": str(task_id), **waiting})
+                self.out.append(facts.make(facts.TASK_CREATE, fact_id, ts, task_id=str(task_id), **waiting))
 
 
 def _follow_subagents(cursor: dict[str, Any], path: str, observer: Observer | None = None) -> None:

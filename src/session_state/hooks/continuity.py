@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from session_state import checkpoints, fsutil, handoff, journal, paths, refresh, state, store
+from session_state import checkpoints, facts, fsutil, handoff, journal, paths, refresh, state, store
 
 CLEAR_WINDOW_S = 30 * 60
 
@@ -67,7 +67,7 @@ def claim_cleared(where: Any) -> Claimed | None:
         # the stored path is read only when it is in Claude Code's projects folder: a planted
         # cursor.json must not choose what this hook reads
         result = refresh.materialize(where.project, session_id, transcript_path=paths.trusted_transcript(cursor.get("path")),
-                                     facts=[("cleared_into", f"cleared_into:{where.session_id}",
+                                     facts=[(facts.CLEARED_INTO, facts.event_id("cleared_into", where.session_id),
                                              {"session_id": where.session_id})])
         pkg = handoff.build(result.state, where.root, where.settings)
         return Claimed(session_id, sdir, pkg, result.handoff_path or sdir / paths.HANDOFF)
@@ -82,7 +82,7 @@ def inheritance(claimed: Claimed) -> tuple[str, str, dict[str, Any]]:
     next. Decisions are the project's (decisions.toon) and reach every session's handoff anyway.
     """
     pkg = claimed.package
-    return ("inherit", f"inherit:{claimed.session_id}", {
+    return (facts.INHERIT, facts.event_id("inherit", claimed.session_id), {
         "session_id": claimed.session_id,
         "how": "cleared",
         "goal": pkg.task_context.goal,

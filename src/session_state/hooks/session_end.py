@@ -20,12 +20,12 @@ def validate(payload: Any) -> dict[str, Any]:
 
 
 def handle(payload: dict[str, Any]) -> None:
-    from session_state import fsutil, journal, paths
+    from session_state import facts, fsutil, journal, paths
     from session_state.hooks import turn
 
     where = turn.locate(payload)
     reason = payload.get("reason") or "other"
-    journal.record(where.session_dir, "session_end", f"end:{reason}:{journal.now_iso()}", reason=reason)
+    journal.record(where.session_dir, facts.SESSION_END, facts.event_id("end", reason, journal.now_iso()), reason=reason)
     fsutil.create_exclusive(where.session_dir / (paths.ENDED_BY_CLEAR if reason == "clear" else paths.ENDED))
     from session_state import refresh
 

@@ -20,7 +20,7 @@ def validate(payload: Any) -> events.SessionStart:
 
 
 def handle(inp: events.SessionStart) -> dict[str, Any] | None:
-    from session_state import checkpoints, inert, journal, notices, output, paths, project, refresh, shared
+    from session_state import checkpoints, facts, inert, journal, notices, output, paths, project, refresh, shared
     from session_state.hooks import continuity, turn
 
     payload = inp.model_dump()
@@ -36,19 +36,19 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
     from session_state import redactor
 
     fields: dict[str, Any] = {"source": source, "model": redactor.for_settings(where.settings)(inp.model, 200) if inp.model else None}
-    facts: list[tuple[str, str, dict[str, Any]]] = []
+    inherited: list[tuple[str, str, dict[str, Any]]] = []
     claimed = None
     if source == "clear":
         claimed = continuity.claim_cleared(where)
         if claimed is not None:
             fields["previous_session_id"] = claimed.session_id
-            facts.append(continuity.inheritance(claimed))
+            inherited.append(continuity.inheritance(claimed))
     turn.record_turn(payload, "SessionStart", where=where, spawn=False)
     result = refresh.materialize(
         where.project,
         inp.session_id,
         transcript_path=inp.transcript_path,
-        facts=[("session_start", f"start:{source}:{now}", fields), *facts],
+        facts=[(facts.SESSION_START, facts.event_id("start", source, now), fields), *inherited],
     )
     if source == "startup":
         project.write_context(where.root, where.project)

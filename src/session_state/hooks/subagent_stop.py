@@ -18,14 +18,14 @@ def validate(payload: Any) -> events.SubagentStop:
 
 
 def handle(inp: events.SubagentStop) -> None:
-    from session_state import compact_summary, handoff, redactor, refresh, transcript
+    from session_state import compact_summary, facts, handoff, redactor, refresh, transcript
     from session_state.hooks import turn
 
     payload = inp.model_dump()
     where = turn.locate(payload)
     agent_path = inp.agent_transcript_path
     is_compaction = not inp.agent_type and not (agent_path and os.path.isfile(agent_path))
-    facts = []
+    new_facts: list[tuple[str, str, dict[str, Any]]] = []
     if not is_compaction:
         totals: dict[str, Any] = {}
         if agent_path and os.path.isfile(agent_path):
@@ -33,15 +33,15 @@ def handle(inp: events.SubagentStop) -> None:
             totals = cursor.get("totals") or {}
         red = redactor.for_settings(where.settings, where.session_dir)
         agent_id = red(inp.agent_id or "unknown", 200)
-        facts.append(("subagent", f"subagent:{agent_id}", {
+        new_facts.append((facts.SUBAGENT, facts.event_id("subagent", agent_id), {
             "agent_id": agent_id, "agent_type": red(inp.agent_type or "", 200),
-            "last_message": red(inp.last_assistant_message or "", 500),
+            "last_message": red(inp.last_assistant_message or "", facts.MESSAGE_CHARS),
             "totals": {k: int(totals.get(k, 0)) for k in (
                 "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")},
         }))
     turn.record_turn(payload, "SubagentStop", where=where, spawn=False)
     result = refresh.materialize(
-        where.project, inp.session_id, transcript_path=inp.transcript_path, facts=facts,
+        where.project, inp.session_id, transcript_path=inp.transcript_path, facts=new_facts,
         checkpoint=None if is_compaction else "subagent-stop",
     )
     if is_compaction and inp.last_assistant_message:

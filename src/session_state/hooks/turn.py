@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from session_state import budget, forecast, fsutil, journal, notices, paths, settings
+from session_state import budget, facts, forecast, fsutil, journal, notices, paths, settings
 
 FULL_DEPS = ("pydantic", "orjson", "filelock", "toons")
 
@@ -108,7 +108,8 @@ def record_turn(payload: dict[str, Any], event: str, *, where: Where | None = No
     for level in crossed:
         if level in ("warning", "critical"):
             _announce(where, current, level, epoch)
-            journal.record(where.session_dir, "checkpoint_request", f"checkpoint:{epoch}:{level}", trigger=f"budget-{level}")
+            journal.record(where.session_dir, facts.CHECKPOINT_REQUEST, facts.event_id("checkpoint", epoch, level),
+                           trigger=f"budget-{level}")
     outcome = Outcome(current, crossed)
     if (
         event == "Stop"
