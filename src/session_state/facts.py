@@ -49,7 +49,7 @@ FORK_CHILD = "fork_child"
 INHERIT = "inherit"
 CHECKPOINT_REQUEST = "checkpoint_request"
 
-_TASK_TEXT = {"subject": PROMPT_CHARS, "description": PROMPT_CHARS, "activeForm": PROMPT_CHARS, "owner": PROMPT_CHARS}
+_TASK_TEXT = {"subject": PROMPT_CHARS, "description": PROMPT_CHARS, "activeForm": PROMPT_CHARS}
 
 KINDS: dict[str, Kind] = {
     k.name: k
@@ -61,7 +61,7 @@ KINDS: dict[str, Kind] = {
         Kind(TASK_CREATE, ("task_id", "subject", "description", "activeForm"), "transcript reader (TaskCreate and its result)",
              "a task was created", _TASK_TEXT),
         Kind(TASK_UPDATE, ("task_id", "status", "subject", "description", "activeForm", "owner"),
-             "transcript reader (TaskUpdate)", "a task changed status or text", _TASK_TEXT),
+             "transcript reader (TaskUpdate)", "a task changed status or text", {**_TASK_TEXT, "owner": PROMPT_CHARS}),
         Kind(FILE, ("path", "op"), "transcript reader (Read, Edit, MultiEdit, NotebookEdit, Write)",
              "a file was read, edited or written", {"path": PROMPT_CHARS}),
         Kind(CMD, ("command",), "transcript reader (Bash)", "a command was run", {"command": CMD_CHARS}),
