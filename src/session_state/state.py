@@ -65,11 +65,11 @@ def save(session_dir: Path, state: SessionState) -> None:
     store.write_model(session_dir / paths.STATE, state)
 
 
-def fold(state: SessionState, facts: list[dict[str, Any]]) -> bool:
+def fold(state: SessionState, records: list[dict[str, Any]]) -> bool:
     """Apply journal facts in order; returns whether anything changed. Repeated ids are skipped."""
     seen = set(state.seen_ids)
     changed = False
-    for fact in facts:
+    for fact in records:
         fid = fact.get("id")
         if not isinstance(fid, str) or fid in seen:
             continue
