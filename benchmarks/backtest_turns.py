@@ -26,7 +26,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from session_state import budget, forecast, settings, transcript  # noqa: E402
+from session_state.core import budget, forecast, settings, transcript  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "fixtures"
 DEFAULT_CORPORA = (SHARED / "transcripts" / "projects", SHARED / "transcripts-more" / "projects")

@@ -4,7 +4,7 @@ Run by hand: `.venv/bin/python benchmarks/bench_redaction.py [--corpus DIR] [--s
 
 1. Import cost (median of N fresh `python -I` processes, minus a bare `python -I -c pass`):
    the whole detect_secrets package, one plugin module alone (it loads the package through
-   `detect_secrets/__init__`), and session_state.detector / session_state.redactor.
+   `detect_secrets/__init__`), and session_state.state.detector / session_state.state.redactor.
 2. Cost per MB on the real corpus text: every string of every transcript line, through the
    built-in rules alone (`redact.redact_text`), the detector alone and the whole redactor.
 3. False positives: every redaction the whole redactor makes in that text, with the value it
@@ -107,16 +107,17 @@ def main() -> int:
     for label, statement in (
         ("detect_secrets (whole package)", "import detect_secrets"),
         ("detect_secrets.plugins.github_token only", "import detect_secrets.plugins.github_token"),
-        ("session_state.detector", "import session_state.detector"),
-        ("session_state.redactor", "import session_state.redactor"),
-        ("session_state.redact (built-in rules)", "import session_state.redact"),
+        ("session_state.state.detector", "import session_state.state.detector"),
+        ("session_state.state.redactor", "import session_state.state.redactor"),
+        ("session_state.core.redact (built-in rules)", "import session_state.core.redact"),
     ):
         print(f"  {label:44s} {import_ms(statement, args.starts) - bare:7.1f} ms")
 
     if not args.corpus.is_dir():
         print(f"corpus not found at {args.corpus}: skipping the per-MB and false-positive figures")
         return 0
-    from session_state import detector, redact, redactor
+    from session_state.state import detector, redactor
+    from session_state.core import redact
 
     texts = strings_of(args.corpus)
     megabytes = sum(map(len, texts)) / 1e6

@@ -25,8 +25,9 @@ CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, sys.argv[1])
-from session_state.hooks import _runner, stop, turn  # what the hook imports before any work
-from session_state import background, budget, journal, redact, transcript
+from session_state.hooks import runner as _runner, stop
+from session_state.core import turn  # what the hook imports before any work
+from session_state.core import background, budget, journal, redact, transcript
 t1 = time.perf_counter()
 spent = {}
 def timer(owner, name, label):

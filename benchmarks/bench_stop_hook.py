@@ -159,7 +159,7 @@ class Session:
                     cmdline = handle.read()
             except OSError:
                 continue
-            if b"session_state.refresh" in cmdline and mine in cmdline:
+            if b"session_state.state.materialize" in cmdline and mine in cmdline:
                 return True
         return False
 

@@ -21,7 +21,7 @@ PostCompact. What the next context needed comes from the transcript itself:
 
 Recall is items carried / items needed, over all cuts. At real compactions Claude Code's own
 summary (the `isCompactSummary` line) is scored alone and joined with the handoff. Sizes are the
-injected text's characters and estimated tokens (session_state.tokens). Nothing is timed.
+injected text's characters and estimated tokens (session_state.state.tokens). Nothing is timed.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
-from session_state.compact_summary import holds, words  # noqa: E402
+from session_state.state.compact_summary import holds, words  # noqa: E402
 PAYLOADS = REPO / "tests" / "fixtures" / "hook-payloads"
 DEFAULT_CORPORA = [REPO.parent / "shared" / "fixtures" / "transcripts", REPO.parent / "shared" / "fixtures" / "transcripts-more"]
 PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
@@ -60,7 +60,7 @@ NOT_PROMPT = (
 
 
 def carried(item: str, text: str, text_words: set[str]) -> bool:
-    """The plugin's own rule for "a summary holds this item" (session_state.compact_summary.holds)."""
+    """The plugin's own rule for "a summary holds this item" (session_state.state.compact_summary.holds)."""
     return holds(text, item, text_words)
 
 
@@ -326,7 +326,7 @@ def _recall(rows: list[dict[str, Any]], key: str, cat: str) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    from session_state import tokens
+    from session_state.state import tokens
 
     real = [r for r in rows if r["real"]]
     lines = ["| cuts | text | " + " | ".join(CATEGORIES) + " | median chars | max chars | median tokens |",
@@ -343,7 +343,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         lines.append(f"| {label} ({len(group)}) | {name} | " + " | ".join(_recall(group, key, c) for c in CATEGORIES)
                      + (f" | {statistics.median(sizes):,.0f} | {max(sizes):,} | {statistics.median(toks):,.0f} |" if key != "both" else " | | | |"))
     method = tokens.estimate("x")["method"]
-    lines.append(f"\nTokens estimated with {method} (session_state.tokens); recall = items carried / items needed.")
+    lines.append(f"\nTokens estimated with {method} (session_state.state.tokens); recall = items carried / items needed.")
     return "\n".join(lines)
 
 

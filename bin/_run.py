@@ -18,7 +18,7 @@ def _fail(message: str, exc: BaseException = None) -> None:
     """Log (when the package is importable), say one line on stderr, exit 0."""
     where = "the session-state log"
     try:
-        from session_state import log
+        from session_state.core import log
 
         where = log.write(message, exc)
     except Exception:
@@ -48,7 +48,7 @@ def main() -> None:
     if sys.version_info < (3, 10):
         _fail("hook %s skipped: Python %d.%d is too old (3.10 or newer needed)" % ((event,) + sys.version_info[:2]))
     try:
-        from session_state.hooks._runner import main as run
+        from session_state.hooks.runner import main as run
     except (Exception, KeyboardInterrupt) as exc:
         _fail("hook %s skipped: cannot load the hook runner (%s)" % (event, type(exc).__name__), exc)
     run(event)

@@ -61,12 +61,12 @@ class Sandbox:
     @property
     def root(self) -> Path:
         """The project's state root, in the user's folder (never inside the project)."""
-        from session_state import paths
+        from session_state.core import paths
 
         return self.claude_config / paths.STATE_HOME / paths.PROJECTS / paths.project_key(self.project)
 
     def session_dir(self, session_id: str) -> Path:
-        from session_state import paths
+        from session_state.core import paths
 
         return self.root / paths.SESSIONS / paths.safe_id(session_id)
 
@@ -114,7 +114,7 @@ class Sandbox:
         while pending.exists() and time.time() < deadline:
             time.sleep(0.05)
         # the marker is removed when the refresh starts; give it the lock to finish
-        from session_state import store
+        from session_state.state import store
 
         with store.locked(self.session_dir(session_id), timeout=timeout):
             pass

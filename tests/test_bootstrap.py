@@ -98,7 +98,7 @@ def make_plugin(where: Path, runner: str = STUB_RUNNER) -> Path:
     shutil.copy2(REPO / "requirements.lock", root / "requirements.lock")
     shutil.copytree(REPO / "src" / "session_state", root / "src" / "session_state",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "src" / "session_state" / "hooks" / "_runner.py").write_text(runner)
+    (root / "src" / "session_state" / "hooks" / "runner.py").write_text(runner)
     return root
 
 

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from session_state import breakdown, budget, cli, settings, transcript
+from session_state.state import breakdown
+from session_state.core import budget, settings, transcript
+from session_state import cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_transcript import asst, boundary, user, write  # noqa: E402

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from session_state import budget, models, settings, transcript
+from session_state.core import budget, settings, transcript
+from session_state.state import models
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_transcript import asst, boundary, line, write  # noqa: E402

@@ -45,7 +45,7 @@ class Project:
 
     @property
     def root(self) -> Path:
-        from session_state import paths
+        from session_state.core import paths
 
         return self.home / ".claude" / paths.STATE_HOME / paths.PROJECTS / paths.project_key(self.dir)
 

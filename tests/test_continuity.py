@@ -12,8 +12,9 @@ import pytest
 from conftest import shared_or_skip
 from hookrun import Sandbox
 
-from session_state import checkpoints, handoff, inject, paths, project, refresh, state
-from session_state.models import Checkpoint, Decision, FileTouch, Request, SessionState, Subagent, Task
+from session_state.state import checkpoints, handoff, inject, project_files as project, materialize as refresh, fold as state
+from session_state.core import paths
+from session_state.state.models import Checkpoint, Decision, FileTouch, Request, SessionState, Subagent, Task
 
 TRIGGERS = int(os.environ.get("SESSION_STATE_RETENTION_TRIGGERS", "10000"))
 
@@ -122,7 +123,7 @@ def test_handoff_validation_names_the_bad_field(tmp_path: Path) -> None:
 
 
 def test_low_available_tokens_is_flagged(tmp_path: Path) -> None:
-    from session_state.models import Budget
+    from session_state.state.models import Budget
 
     st = big_state("s")
     st.budget = Budget(context_tokens=180_000, context_window=200_000, percent=90.0, level="critical", tokens_to_autocompact=0)
@@ -190,7 +191,7 @@ def test_recovery_replays_the_journal_after_the_checkpoint(sandbox: Sandbox) -> 
     transcript = sandbox.copy_transcript(TASKS_TRANSCRIPT, TASKS_SESSION)
     first = refresh.materialize(sandbox.project, TASKS_SESSION, transcript_path=str(transcript), checkpoint="test")
     sdir = first.session_dir
-    from session_state import journal
+    from session_state.core import journal
 
     journal.record(sdir, "prompt", "late-prompt", text="a request made after the checkpoint")
     (sdir / "state.json").write_text("{}")

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from session_state import cli, transcript
+from session_state import cli
+from session_state.core import transcript
 
 pytestmark = pytest.mark.corpus
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from session_state import budget, config, forecast, pricing, transcript
+from session_state.core import budget, forecast, pricing, transcript
+from session_state.state import config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_budget import FIXTURES, SID, clean_env, conf  # noqa: E402,F401 - clean_env is autouse

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from session_state import facts, state
+from session_state.core import facts
+from session_state.state import fold as state
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "session_state"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "ARCHITECTURE.md"

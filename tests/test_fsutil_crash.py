@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from session_state.fsutil import append_record, atomic_write, read_bytes
+from session_state.core.fsutil import append_record, atomic_write, read_bytes
 
 pytestmark = pytest.mark.crash
 
@@ -45,7 +45,7 @@ READ_SECONDS = float(os.environ.get("SESSION_STATE_CRASH_READ_S", "1.5"))
 CHILD = r"""
 import base64, hashlib, json, os, random, sys
 sys.path.insert(0, sys.argv[1])
-from session_state.fsutil import append_record, atomic_write
+from session_state.core.fsutil import append_record, atomic_write
 target, log, first, seed, mode = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
 rng = random.Random(seed)
 out = sys.stdout
@@ -300,7 +300,7 @@ def test_atomic_write_in_a_folder_without_write_permission(tmp_path: Path) -> No
         "import os, sys\n"
         f"sys.path.insert(0, {str(SRC)!r})\n"
         "from pathlib import Path\n"
-        "from session_state.fsutil import atomic_write\n"
+        "from session_state.core.fsutil import atomic_write\n"
         "if os.geteuid() == 0:\n"
         "    os.setgid(65534); os.setuid(65534)\n"
         "try:\n"

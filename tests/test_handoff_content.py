@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from hookrun import Sandbox
 
-from session_state import project, state, transcript
-from session_state.models import SessionState
+from session_state.state import project_files as project, fold as state
+from session_state.core import transcript
+from session_state.state.models import SessionState
 
 GOAL = "Build the CSV importer for the billing service with streaming parsing and row validation"
 OPEN = "Wire the importer into the billing CLI"
@@ -65,7 +66,7 @@ def test_the_next_step_is_the_models_own_words_never_the_active_form(tmp_path: P
     assert st.next_step == NEXT
     assert st.goal is not None and st.goal.text == GOAL
     st.next_step = None  # a latest message that states nothing: the task list says what is next
-    from session_state import handoff
+    from session_state.state import handoff
 
     pkg = handoff.build(st, tmp_path, {})
     assert pkg.task_context.next_step == f"finish the task in progress: {DOING}"

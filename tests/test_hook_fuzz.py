@@ -372,7 +372,7 @@ def test_extreme_inputs(tmp_path: Path, event: str) -> None:
 #
 # Each makes the hook fail internally (exit 0, an "internal error" line on stderr, a traceback in
 # the log) instead of logging the input as unusable and going on; for the lone surrogate the
-# input's fact is lost too. Proposed patch (hooks/_runner.py, journal.py): see docs/RELIABILITY.md.
+# input's fact is lost too. Proposed patch (hooks/runner.py, core/journal.py): see docs/RELIABILITY.md.
 
 
 def quiet_run(tmp_path: Path, event: str, raw: bytes) -> tuple[Sandbox, subprocess.CompletedProcess]:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from hookrun import COMPACT_TRANSCRIPT, PAYLOADS, REPO, TASKS_SESSION, TASKS_TRANSCRIPT, Sandbox
 
-from session_state import models, output
+from session_state.state import models
+from session_state.hooks import output
 
 CONTEXT_EVENTS = output.CONTEXT_EVENTS
 
@@ -76,7 +77,7 @@ def test_stop_folds_tasks_into_state_and_handoff(sandbox: Sandbox) -> None:
     assert state.requests and "list of tasks" in state.requests[0].text
     toon = (sdir / "handoff.toon").read_text()
     assert "Research plan mode (alice)" in toon
-    from session_state.handoff import read
+    from session_state.state.handoff import read
 
     pkg = read(sdir)
     assert pkg is not None and pkg.session_context.session_id == TASKS_SESSION

@@ -322,7 +322,7 @@ def test_hostile_transcript(sandbox: Sandbox, case: str, hook: str) -> None:
                 assert rec is not None and rec["context_tokens"] == expected, rec
         state_file = sandbox.session_dir(SID) / "state.json"
         if state_file.exists():
-            from session_state import models
+            from session_state.state import models
 
             state = models.SessionState.model_validate_json(state_file.read_bytes())
             if expected is not None:

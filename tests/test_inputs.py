@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from session_state import events, inputs
+from session_state.hooks import events, inputs
 from session_state.hooks import session_end
 
 values = st.one_of(

@@ -26,7 +26,8 @@ from pathlib import Path
 import filelock
 import pytest
 
-from session_state import fsutil, paths, store
+from session_state.core import fsutil, paths
+from session_state.state import store
 
 pytestmark = pytest.mark.stress
 
@@ -174,7 +175,7 @@ import sys
 sys.path.insert(0, sys.argv[2])
 from pathlib import Path
 import filelock
-from session_state import fsutil, paths
+from session_state.core import fsutil, paths
 path = Path(sys.argv[1])
 for _ in range(int(sys.argv[3])):
     with filelock.FileLock(str(path) + ".lock", timeout=10):

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from session_state import fsutil, paths
-from session_state.paths import ensure_dir, safe_id, session_dir
+from session_state.core import fsutil, paths
+from session_state.core.paths import ensure_dir, safe_id, session_dir
 
 EXAMPLES = int(os.environ.get("SESSION_STATE_SAFE_ID_EXAMPLES", "1500"))
 SAMPLE = int(os.environ.get("SESSION_STATE_SAFE_ID_SAMPLE", "100000"))

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from conftest import shared_or_skip  # noqa: E402
 from secrets_corpus import ORDINARY, build_session, leaks, planted_secrets  # noqa: E402
 
-from session_state import redact  # noqa: E402
-from session_state.redact import redact_obj, redact_text  # noqa: E402
+from session_state.core import redact  # noqa: E402
+from session_state.core.redact import redact_obj, redact_text  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = int(os.environ.get("SESSION_STATE_REDACT_SEEDS", "25"))
@@ -344,7 +344,7 @@ def test_all_patterns_compile_and_import_is_cheap():
         "import json, re, sys, time\n"
         "before = set(sys.modules)\n"
         "t = time.perf_counter()\n"
-        "import session_state.redact as r\n"
+        "import session_state.core.redact as r\n"
         "dt = time.perf_counter() - t\n"
         "r.redact_text('warm up <private>x</private> token=abc123')\n"
         "print(json.dumps({'ms': dt * 1000, 'new': sorted(set(sys.modules) - before)}))\n"
@@ -355,9 +355,9 @@ def test_all_patterns_compile_and_import_is_cheap():
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, check=True)
         runs.append(json.loads(out.stdout))
     new = set(runs[-1]["new"])
-    assert new <= {"__future__", "session_state", "session_state.redact"}, new  # stdlib re only
+    assert new <= {"__future__", "session_state", "session_state.core", "session_state.core.redact"}, new  # stdlib re only
     ms = sorted(r["ms"] for r in runs)[len(runs) // 2]
-    print(f"\nimport session_state.redact (re already loaded): median {ms:.2f} ms")
+    print(f"\nimport session_state.core.redact (re already loaded): median {ms:.2f} ms")
     assert ms < 15
 
 
@@ -376,7 +376,7 @@ def test_corpus_has_at_least_150_kinds():
 
 @pytest.mark.parametrize("seed", range(SEEDS))
 def test_redactor_catches_every_planted_secret(seed):
-    from session_state import redactor
+    from session_state.state import redactor
 
     for p in planted_secrets(random.Random(seed)):
         out = redactor.redact_text(p.text)
@@ -387,7 +387,7 @@ def test_redactor_catches_every_planted_secret(seed):
 
 def test_the_detector_finds_what_the_built_in_rules_miss():
     """Kinds marked `detector` really depend on detect-secrets: without it they would leak."""
-    from session_state import detector
+    from session_state.state import detector
 
     only = [p for p in planted_secrets(random.Random(0)) if p.detector]
     missed = [p for p in only if leaks(p.secret, redact_text(p.text))]
@@ -398,7 +398,8 @@ def test_the_detector_finds_what_the_built_in_rules_miss():
 
 
 def test_user_pattern_that_backtracks_is_disabled_once(tmp_path, monkeypatch):
-    from session_state import notices, redactor
+    from session_state.core import notices
+    from session_state.state import redactor
 
     monkeypatch.setenv("CLAUDE_PLUGIN_DATA", str(tmp_path / "data"))
     session_dir = tmp_path / "session"
@@ -428,7 +429,7 @@ def test_redactor_never_redacts_shas_uuids_paths_or_lock_hashes():
     corpus = shared_or_skip("fixtures", "transcripts")
     sys.path.insert(0, str(REPO / "benchmarks"))  # the measurement script owns the classification
     import bench_redaction
-    from session_state import redactor
+    from session_state.state import redactor
 
     never = []
     total = 0

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from session_state import budget, settings, transcript
+from session_state.core import budget, settings, transcript
 from session_state.report import collect
 from test_cli_support import FIXTURES, MAROT, WORKTREES
 from test_transcript import asst, boundary, write

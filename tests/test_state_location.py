@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from test_cli_support import MAROT_ID, PAYLOADS, REPO, Project, bare, fresh  # noqa: F401 - fixtures
 
-from session_state import models, shared
-from session_state.paths import LEGACY_ROOT, SHARED
+from session_state.state import models, shared
+from session_state.core.paths import LEGACY_ROOT, SHARED
 
 
 def _to_legacy(project: Project) -> Path:

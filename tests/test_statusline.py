@@ -118,7 +118,7 @@ def test_the_statusline_path_imports_no_heavy_module(env: dict[str, str], tmp_pa
 
 
 def test_keeps_its_own_cursor_and_never_touches_the_hooks_one(env: dict[str, str], tmp_path: Path) -> None:
-    from session_state import transcript
+    from session_state.core import transcript
 
     path = write(tmp_path / f"{SID}.jsonl", asst(0, 1, 0, 20_000))
     folder = Path(env["SESSION_STATE_DIR"]) / "sessions" / SID

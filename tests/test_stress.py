@@ -52,7 +52,7 @@ from typing import Any, Callable
 import pytest
 from hookrun import REPO, TASKS_TRANSCRIPT, Sandbox
 
-from session_state import models
+from session_state.state import models
 
 pytestmark = pytest.mark.stress
 
@@ -98,7 +98,7 @@ def validate_tree(root: Path) -> TreeReport:
     """Parse and validate every file under a state root against its model."""
     import toons
 
-    from session_state import handoff
+    from session_state.state import handoff
 
     report = TreeReport()
     if not root.exists():
@@ -291,7 +291,7 @@ def detached_pids(sandbox: Sandbox) -> list[int]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"session_state.refresh" in cmdline and needle in cmdline:
+        if b"session_state.state.materialize" in cmdline and needle in cmdline:
             found.append(int(pid))
     return found
 
@@ -310,7 +310,7 @@ def wait_detached(sandbox: Sandbox, session_ids: list[str], timeout: float = 120
 def materialize(sandbox: Sandbox, session: Session) -> None:
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path;"
-        "from session_state.refresh import materialize;"
+        "from session_state.state.materialize import materialize;"
         "materialize(Path(sys.argv[2]), sys.argv[3], transcript_path=sys.argv[4])"
     )
     proc = subprocess.run([sys.executable, "-I", "-X", "utf8", "-c", code, SRC, str(sandbox.project), session.sid,
@@ -327,7 +327,7 @@ def assert_accepted(event: str, job: Job) -> dict | None:
     assert isinstance(data, dict)
     assert set(data) <= {"systemMessage", "hookSpecificOutput", "decision", "reason"}, data
     if "hookSpecificOutput" in data:
-        from session_state.output import CONTEXT_EVENTS
+        from session_state.hooks.output import CONTEXT_EVENTS
 
         assert event in CONTEXT_EVENTS
         assert data["hookSpecificOutput"]["hookEventName"] == event
@@ -417,7 +417,7 @@ def check_session(sandbox: Sandbox, s: Session, jobs: list[Job]) -> tuple[int, l
     for fact_id, fact in by_id.items():
         if fact.get("k") == "prompt" and (not order or order[-1] != fact["text"]):
             order.append(fact["text"])
-    from session_state.state import KEEP_REQUESTS
+    from session_state.state.fold import KEEP_REQUESTS
 
     if [r.text for r in state.requests] != order[-KEEP_REQUESTS:]:
         lost.append(f"state.requests {[r.text for r in state.requests]} != last {KEEP_REQUESTS} journaled {order[-KEEP_REQUESTS:]}")

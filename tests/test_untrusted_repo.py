@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from hookrun import REPO, TASKS_SESSION, TASKS_TRANSCRIPT, HookResult, Sandbox
 
-from session_state import handoff, project, state
-from session_state.models import Request
+from session_state.state import handoff, project_files as project, fold as state
+from session_state.state.models import Request
 
 pytestmark = pytest.mark.slow  # each test runs a dozen real hook processes (3-5 s)
 PLANTED_ROOT = Path(".claude") / "session-state"  # where versions before issue 9 kept the state

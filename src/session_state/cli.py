@@ -76,7 +76,7 @@ class InertStream:
         self.unescaped = stream
 
     def write(self, text: str) -> int:
-        from session_state.inert import block
+        from session_state.core.inert import block
 
         return self.unescaped.write(block(text))
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(argv)
     finally:
-        from session_state import fsutil
+        from session_state.core import fsutil
 
         for message in fsutil.QUARANTINED:  # one line each: what was set aside and where it is
             print(message, file=sys.stderr)
@@ -113,7 +113,7 @@ def _run(argv: list[str]) -> int:
         print(f"session-state: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a file or folder that cannot be used: one line, the details in the log
-        from session_state import log
+        from session_state.core import log
 
         where = log.write(f"{args.command}: {exc.__class__.__name__}: {exc}", exc)
         print(f"session-state: {exc.strerror or exc}: {exc.filename or ''} (details: {where})", file=sys.stderr)

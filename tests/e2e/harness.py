@@ -461,7 +461,7 @@ class ClaudeEnv:
         return "\n".join(lines)
 
     def state_root(self) -> Path:
-        from session_state import paths
+        from session_state.core import paths
 
         return self.home / ".claude" / paths.STATE_HOME / paths.PROJECTS / paths.project_key(self.project)
 

@@ -33,7 +33,7 @@ BOUNDS = {  # measured 2026-11-30: −23.5, +17.4, −44.2, +11.3, −30.2, +0.9
     "Free space": 0,
     "Autocompact buffer": 0,
 }
-SOURCE = REPO_ROOT / "src" / "session_state" / "budget.py"  # a real file for the tool to read
+SOURCE = REPO_ROOT / "src" / "session_state" / "core" / "budget.py"  # a real file for the tool to read
 
 
 def make_session(claude_env) -> tuple[Path, float]:
@@ -71,7 +71,7 @@ def checked(path: Path, monkeypatch, tmp_path, e2e_notes, label: str) -> dict:
     used = [c for c in found["categories"] if c["name"] not in ("Free space", "Autocompact buffer")]
     assert sum(c["tokens"] for c in used) == result["context_tokens"]  # the parts sum to the exact total
     assert found["claude_code_context"]["total"] == result["context_tokens"]  # /context starts from the same usage
-    from session_state import breakdown
+    from session_state.state import breakdown
 
     rows = breakdown.against_context(found)
     e2e_notes.append(f"breakdown vs /context, {label}: " + "; ".join(f"{r['category']} {r['error_pct']:+.1f}%" for r in rows if r["error_pct"] is not None))

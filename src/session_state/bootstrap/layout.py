@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from session_state import paths
+from session_state.core import paths
 
 READY_VERSION = 1
 KEY_PATTERN = re.compile(r"[0-9a-f]{16}")

@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from session_state import log
+from session_state.core import log
 from session_state.bootstrap import backoff, build, envkey, layout, oslock
-from session_state.fsutil import atomic_write
+from session_state.core.fsutil import atomic_write
 
 
 def provision(force: bool = False) -> str:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from session_state import paths
+from session_state.core import paths
 
 SESSION_ENV = "CLAUDE_CODE_SESSION_ID"
 # Files whose modification marks a session as "recently updated".
@@ -140,7 +140,7 @@ def session_id_of(folder: Path) -> str:
 def transcript_path(folder: Path) -> str | None:
     """The transcript the hooks follow for this session (from the cursor, else the state), only
     when it lies in Claude Code's projects folder: a stored path may have been planted."""
-    from session_state import journal, paths
+    from session_state.core import journal, paths
 
     cursor = journal.load_cursor(folder) or {}
     path = paths.trusted_transcript(cursor.get("path"))
@@ -155,7 +155,7 @@ def transcript_path(folder: Path) -> str | None:
 
 def materialize(project_dir: Path, session_id: str, folder: Path, **kwargs: Any) -> Any:
     """refresh.materialize with the session's own transcript; a busy lock becomes a clear error."""
-    from session_state import refresh, store
+    from session_state.state import materialize as refresh, store
 
     try:
         return refresh.materialize(project_dir, session_id, transcript_path=transcript_path(folder), **kwargs)
@@ -204,7 +204,7 @@ def validation_reason(exc: Exception) -> str:
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
     """Plain aligned columns (no dependency for a dozen rows); no cell can break its row."""
-    from session_state.inert import escape
+    from session_state.core.inert import escape
 
     rows = [[escape(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]

@@ -34,7 +34,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from session_state import budget, paths, settings, transcript
+    from session_state.core import budget, paths, settings, transcript
     from session_state.cli import CliError
 
     project = paths.project_dir()
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     result["transcript"] = path
     result["session_id"] = session_id
     if args.breakdown:
-        from session_state import breakdown
+        from session_state.state import breakdown
 
         result["breakdown"] = breakdown.compute(path, result)
     if args.json:
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
 def render_breakdown(found: dict[str, Any]) -> str:
     """A table for people: each component, its share, the message kinds, the largest tool results."""
-    from session_state.inert import line
+    from session_state.core.inert import line
 
     total = found.get("total")
     cats = found["categories"]
@@ -87,7 +87,7 @@ def render_breakdown(found: dict[str, Any]) -> str:
         lines.append("  (no exact total yet: the parts are unscaled estimates)")
     theirs = found.get("claude_code_context")
     if theirs:
-        from session_state import breakdown
+        from session_state.state import breakdown
 
         lines.append(f"Beside Claude Code's own /context of {theirs['timestamp']} (total {theirs['total']:,}; also estimates):")
         for row in breakdown.against_context(found):
@@ -102,7 +102,7 @@ def find_transcript(session_id: str, project: Path) -> str | None:
     A session whose main file is gone but whose subagent folder remains still has a budget
     (what its subagents spent), so that folder also identifies it.
     """
-    from session_state import paths
+    from session_state.core import paths
 
     cursor_file = paths.session_dir(paths.state_root(project, create=False), session_id, create=False) / paths.CURSOR
     try:
@@ -123,7 +123,7 @@ def find_transcript(session_id: str, project: Path) -> str | None:
 
 def stored_cursor(project: Path, session_id: str, path: str) -> dict[str, Any] | None:
     """The hooks' cursor for this transcript, if any: lets a repeat query read only new bytes."""
-    from session_state import paths
+    from session_state.core import paths
 
     try:
         folder = paths.session_dir(paths.state_root(project, create=False), session_id, create=False)
@@ -136,9 +136,9 @@ def stored_cursor(project: Path, session_id: str, path: str) -> dict[str, Any] |
 def render(result: dict[str, Any], cursor: dict[str, Any]) -> str:
     """A few lines for people; anything not measured from a response says so (the model id
     and the path come from the transcript and its cursor: each is one inert line)."""
-    from session_state import forecast
+    from session_state.core import forecast
     from session_state.commands import status
-    from session_state.inert import line
+    from session_state.core.inert import line
 
     window = result["context_window"]
     how_window = {

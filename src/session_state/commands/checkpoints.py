@@ -11,7 +11,7 @@ import gzip
 from pathlib import Path
 from typing import Any
 
-from session_state import paths
+from session_state.core import paths
 from session_state.commands import _common
 
 
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _files(folder: Path, *, archived: bool) -> list[tuple[Path, bool]]:
-    from session_state import checkpoints
+    from session_state.state import checkpoints
 
     out = [(paths.checkpoints_dir(folder) / name, False) for name in checkpoints.names(folder)]
     if archived:
@@ -87,7 +87,7 @@ def describe(session_id: str, path: Path, archived: bool) -> dict[str, Any]:
     """One checkpoint file as a row; an unreadable or invalid one says so instead of failing."""
     import orjson
 
-    from session_state.models import Checkpoint
+    from session_state.state.models import Checkpoint
 
     stem = path.name.removesuffix(".gz").removesuffix(paths.CHECKPOINT_SUFFIX)
     size = 0

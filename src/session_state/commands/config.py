@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from session_state import paths
+from session_state.core import paths
 from session_state.commands import _common
 
 
@@ -71,7 +71,7 @@ def _origin_name(origin: str, project: Path) -> str:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from session_state import config
+    from session_state.state import config
 
     project = _common.project(args)
     values, origin, errors = config.resolve(project)
@@ -94,7 +94,7 @@ def run_show(args: argparse.Namespace) -> int:
                 ["key", "value", "from", "meaning"],
             )
         )
-        from session_state.inert import line as one_line  # a value from the project's file
+        from session_state.core.inert import line as one_line  # a value from the project's file
 
         for line in errors:
             print(f"error: {one_line(line)}")
@@ -111,7 +111,8 @@ def _parse_value(text: str) -> Any:
 
 
 def run_set(args: argparse.Namespace) -> int:
-    from session_state import config, fsutil
+    from session_state.state import config
+    from session_state.core import fsutil
 
     project = _common.project(args)
     path = paths.user_config_path() if args.user else paths.project_config_path(project)

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from session_state import paths
+from session_state.core import paths
 from session_state.commands import _common
 
 
@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from session_state import project as project_files
+    from session_state.state import project_files
 
     if not args.choice.strip():
         raise _common.error("the decision is empty; give the choice as the first argument")
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         _common.print_json({**decision.model_dump(mode="json"), "handoff": str(handoff_path) if handoff_path else None})
     else:
-        from session_state.inert import line
+        from session_state.core.inert import line
 
         where = f"; handoff refreshed: {line(str(handoff_path))}" if handoff_path else ""
         print(f"recorded decision {decision.id} in {line(str(root / paths.DECISIONS))}{where}")

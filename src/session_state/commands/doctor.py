@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from session_state import paths
+from session_state.core import paths
 from session_state.commands import _common
 
 SAMPLE = "session-state checks that its tokenizer loads without the network: 1,234 tokens of context."
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         _common.print_json({"ok": not failed, "checks": [asdict(c) for c in checks]})
     else:
-        from session_state.inert import line  # details name paths and values from files
+        from session_state.core.inert import line  # details name paths and values from files
 
         for c in checks:
             print(f"[{c.status.upper() if c.status == 'fail' else c.status:>4}] {c.name}: {line(c.detail)}")
@@ -158,10 +158,10 @@ def old_state(project: Path) -> Check:
 
 def tokenizer() -> Check:
     """tokens.estimate in a child whose proxy points nowhere: a tokenizer that needs a download fails."""
-    if importlib.util.find_spec("session_state.tokens") is None:
-        return Check("tokenizer offline", "skip", "this build has no session_state.tokens")
+    if importlib.util.find_spec("session_state.state.tokens") is None:
+        return Check("tokenizer offline", "skip", "this build has no session_state.state.tokens")
     code = (
-        "import json, sys; from session_state import tokens; "
+        "import json, sys; from session_state.state import tokens; "
         "print(json.dumps(tokens.estimate(sys.argv[1], sys.argv[2]), default=str))"
     )
     dead = "http://127.0.0.1:9"
@@ -231,7 +231,7 @@ def hooks_registered() -> Check:
 
 
 def configuration(project: Path) -> Check:
-    from session_state import config
+    from session_state.state import config
 
     _, _, errors = config.resolve(project)
     if errors:
@@ -253,8 +253,9 @@ def memory_sync(root: Path) -> list[Check]:
 
 def _sync_one(folder: Path) -> Check:
     """Do state.json, the newest checkpoint, handoff.toon, journal and cursor tell the same story?"""
-    from session_state import checkpoints, handoff, journal, store
-    from session_state.models import SessionState
+    from session_state.state import checkpoints, handoff, store
+    from session_state.core import journal
+    from session_state.state.models import SessionState
 
     sid = _common.session_id_of(folder)
     name = f"memory sync {sid}"
@@ -311,7 +312,7 @@ def _size(path: Path) -> int:
 
 
 def disk_use(root: Path, project: Path) -> Check:
-    from session_state import settings
+    from session_state.core import settings
 
     if not root.is_dir():
         return Check("disk use", "skip", "no state folder yet")

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from session_state import paths
+from session_state.core import paths
 from session_state.commands import _common
 
 
@@ -46,7 +46,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from session_state.models import MODEL_BY_KIND, kind_of
+    from session_state.state.models import MODEL_BY_KIND, kind_of
 
     if args.to_project:
         if args.path or args.out:
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         text = toons.dumps(clean)
         text += "" if text.endswith("\n") else "\n"
     if args.out:
-        from session_state import fsutil
+        from session_state.core import fsutil
 
         fsutil.atomic_write(Path(args.out), text.encode("utf-8"))
         print(f"exported {kind} file {path} to {args.out}")
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
 def to_project(project: Path) -> int:
     """Copy the project-level TOON files, validated, into the project for the team to commit."""
-    from session_state import shared, store
+    from session_state.state import shared, store
 
     root = paths.state_root(project, create=False)
     target = paths.shared_dir(project)

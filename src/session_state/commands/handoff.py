@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from session_state import paths
+from session_state.core import paths
 from session_state.commands import _common
 
 INJECT_HEADING = "session-state handoff: the conversation was just compacted; this is the saved state of the work."
@@ -63,7 +63,8 @@ def register(subparsers: Any) -> None:
 def run_show(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from session_state import handoff, settings
+    from session_state.state import handoff
+    from session_state.core import settings
 
     project, root, sid, folder = _common.resolve(args)
     path = folder / paths.HANDOFF
@@ -78,7 +79,7 @@ def run_show(args: argparse.Namespace) -> int:
     if args.format == "toon":  # for a terminal: every string an inert line (the file keeps the exact data)
         import toons
 
-        from session_state.inert import data as inert_data
+        from session_state.core.inert import data as inert_data
 
         print(toons.dumps(inert_data(handoff.as_data(pkg))))
     elif args.format == "md":
@@ -93,7 +94,7 @@ def run_show(args: argparse.Namespace) -> int:
             f"TOON saves {size['saving_percent']}% (token figures are estimates, {size['method']})"
         )
     else:
-        from session_state import inject
+        from session_state.state import inject
 
         cap = int(settings.load(project).get("inject_cap_chars", 9000))
         print(inject.render(pkg, path, cap, heading=INJECT_HEADING))
@@ -113,7 +114,7 @@ def run_create(args: argparse.Namespace) -> int:
             }
         )
     else:
-        from session_state.inert import line
+        from session_state.core.inert import line
 
         print(line(str(result.handoff_path)))
     return 0

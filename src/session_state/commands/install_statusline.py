@@ -32,7 +32,7 @@ def statusline_command() -> str:
     import shlex
     import shutil
 
-    from session_state import paths
+    from session_state.core import paths
 
     stable = paths.launcher_path()
     if stable.is_file():
@@ -71,7 +71,7 @@ def register(subparsers: Any) -> None:
 def settings_path(given: str | None) -> Path:
     if given:
         return Path(given).expanduser()
-    from session_state import paths
+    from session_state.core import paths
 
     return paths.claude_config_dir() / "settings.json"
 
@@ -200,7 +200,7 @@ def _parse(path: Path, text: str) -> tuple[list[Member], int, int]:
 
 def _write(path: Path, old: str | None, new: str) -> Path | None:
     """Back up the old bytes beside the file, then replace it atomically keeping its mode."""
-    from session_state import fsutil
+    from session_state.core import fsutil
 
     backup = None
     mode = None

@@ -18,7 +18,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from session_state import paths
+from session_state.core import paths
 from session_state.commands import _common
 
 MAX_FILE_BYTES = 50_000_000
@@ -99,7 +99,7 @@ def _tracked(project: Path, relative: str) -> list[str] | None:
     """
     import subprocess
 
-    from session_state import state
+    from session_state.state import fold as state
 
     try:
         done = subprocess.run(
@@ -124,8 +124,9 @@ def _walk(top: Path) -> list[Path]:
 
 def import_tree(legacy: Path, root: Path, *, dry_run: bool) -> dict[str, Any]:
     """Validate and copy sessions and decisions; returns counts."""
-    from session_state import fsutil, handoff, store
-    from session_state.models import Checkpoint, DecisionLog, HandoffPackage, JournalRecord, SessionState, UsageRecord
+    from session_state.core import fsutil
+    from session_state.state import handoff, store
+    from session_state.state.models import Checkpoint, DecisionLog, HandoffPackage, JournalRecord, SessionState, UsageRecord
 
     counts = {"root": str(root), "sessions": 0, "files": 0, "decisions": 0, "skipped": 0}
     sessions = legacy / paths.SESSIONS
@@ -177,7 +178,7 @@ def import_tree(legacy: Path, root: Path, *, dry_run: bool) -> dict[str, Any]:
 def _model(path: Path, model: Any, *, packed: bool = False) -> Any:
     from pydantic import ValidationError
 
-    from session_state import fsutil
+    from session_state.core import fsutil
 
     try:
         raw = fsutil.read_bytes(path, limit=MAX_FILE_BYTES)
@@ -194,7 +195,7 @@ def _model(path: Path, model: Any, *, packed: bool = False) -> Any:
 def _toon_model(path: Path, model: Any) -> Any:
     from pydantic import ValidationError
 
-    from session_state import store
+    from session_state.state import store
 
     try:
         data = store.read_toon(path)
@@ -206,7 +207,7 @@ def _toon_model(path: Path, model: Any) -> Any:
 def _valid_lines(path: Path, model: Any) -> list[bytes]:
     from pydantic import ValidationError
 
-    from session_state import fsutil
+    from session_state.core import fsutil
 
     raw = fsutil.read_bytes(path, limit=MAX_FILE_BYTES) or b""
     out = []

@@ -29,7 +29,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from session_state import checkpoints, settings
+    from session_state.state import checkpoints
+    from session_state.core import settings
 
     project = _common.project(args)
     root = _common.root(project)
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         f"checkpoint bytes {_common.human_bytes(report.bytes_before)} → {_common.human_bytes(report.bytes_after)}"
         + (" (dry run: nothing changed)" if args.dry_run else "")
     )
-    from session_state.inert import line
+    from session_state.core.inert import line
 
     for path in report.deleted:
         print(f"  {verb[1]}: {line(path)}")

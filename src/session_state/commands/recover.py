@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from session_state import paths
+from session_state.core import paths
 from session_state.commands import _common
 
 
@@ -42,7 +42,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     project, root, sid, folder = _common.resolve(args)
-    from session_state import store
+    from session_state.state import store
 
     try:
         with store.locked(folder):
@@ -78,7 +78,7 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], message: str) -> int:
     if args.json:
         _common.print_json(data)
     else:
-        from session_state.inert import line
+        from session_state.core.inert import line
 
         print(line(message))
     return 0
@@ -90,8 +90,9 @@ def _restore(folder: Path, source: str | None, *, force: bool) -> tuple[str, Pat
     The checkpoint is chosen and validated before anything moves, so a bad `--from` or a session
     without checkpoints leaves the state file where it was. Returns None when there is nothing to do.
     """
-    from session_state import fsutil, journal, state, store
-    from session_state.models import SessionState
+    from session_state.core import fsutil, journal
+    from session_state.state import fold as state, store
+    from session_state.state.models import SessionState
 
     path = folder / paths.STATE
     try:
@@ -124,8 +125,9 @@ def _checkpoint(folder: Path, name: str | None) -> Any:
     """The named checkpoint (live or archived), else the latest valid one; errors say which failed."""
     import orjson
 
-    from session_state import checkpoints, paths
-    from session_state.models import Checkpoint
+    from session_state.state import checkpoints
+    from session_state.core import paths
+    from session_state.state.models import Checkpoint
 
     if name is None:
         cp = checkpoints.latest_valid(folder)

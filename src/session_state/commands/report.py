@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from session_state import fsutil, paths, settings
+    from session_state.core import fsutil, paths, settings
     from session_state.report import collect
     from session_state.report.page import render
 

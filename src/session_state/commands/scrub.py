@@ -30,7 +30,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from session_state import scrub, settings
+    from session_state.state import scrub
+    from session_state.core import settings
 
     project = _common.project(args)
     root = _common.root(project)

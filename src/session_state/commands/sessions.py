@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     project = _common.project(args)
     root = _common.root(project)
-    from session_state import paths
+    from session_state.core import paths
 
     rows = [describe(folder) for folder in _common.session_dirs(root)]
     recorded = paths.recorded_project(root) or str(project)
@@ -60,8 +60,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def describe(folder: Path) -> dict[str, Any]:
-    from session_state import paths, store
-    from session_state.models import SessionState
+    from session_state.core import paths
+    from session_state.state import store
+    from session_state.state.models import SessionState
 
     try:
         st = store.read_model(folder / paths.STATE, SessionState, quarantine=False)

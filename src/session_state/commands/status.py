@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         _common.print_json(data)
     else:
-        from session_state.inert import data as inert_data
+        from session_state.core.inert import data as inert_data
 
         print(render(inert_data(data)))
     return 0
@@ -76,7 +76,7 @@ def budget_line(budget: dict[str, Any] | None) -> str:
     if not budget or budget.get("context_tokens") is None:
         why = "compacted, no response since" if budget and budget.get("compacted") else "no response measured yet"
         return f"unknown ({why})"
-    from session_state import forecast
+    from session_state.core import forecast
 
     room = budget.get("tokens_to_autocompact")
     tail = f"; {room:,} tokens before auto-compaction" if isinstance(room, int) else ""
@@ -92,8 +92,8 @@ def cost_line(budget: dict[str, Any] | None) -> str | None:
     """`$1.23 (cost-state); by model …; subagents …`, or None when no cost is known."""
     if not budget or "cost_usd" not in budget:
         return None
-    from session_state import pricing
-    from session_state.inert import line  # model ids come from the transcript
+    from session_state.core import pricing
+    from session_state.core.inert import line  # model ids come from the transcript
 
     parts = [f"{pricing.money(budget['cost_usd'])} ({budget.get('cost_source')})"]
     models = budget.get("cost_by_model") or {}

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace | None = None) -> int:
         line = render(json.loads(raw) if raw.strip() else {})
     except Exception:  # the bar must show something whatever arrives on stdin
         line = FALLBACK_LINE
-    from session_state.inert import escape  # the model name and folder come from its input
+    from session_state.core.inert import escape  # the model name and folder come from its input
 
     sys.stdout.write(escape(line) + "\n")
     sys.stdout.flush()
@@ -56,7 +56,7 @@ def render(payload: Any) -> str:
     """
     if not isinstance(payload, dict):
         return FALLBACK_LINE
-    from session_state import budget, paths
+    from session_state.core import budget, paths
 
     project = _project(payload)
     conf = _settings(project)
@@ -84,7 +84,7 @@ def render(payload: Any) -> str:
 
 def _cost(payload: dict[str, Any], cursor: dict[str, Any] | None, conf: dict[str, Any]) -> str | None:
     """The session's cost: Claude Code's own figure from the payload, else the transcript's."""
-    from session_state import pricing
+    from session_state.core import pricing
 
     block = payload.get("cost")
     usd = block.get("total_cost_usd") if isinstance(block, dict) else None
@@ -97,7 +97,7 @@ def _cost(payload: dict[str, Any], cursor: dict[str, Any] | None, conf: dict[str
 
 
 def _project(payload: dict[str, Any]) -> Any:
-    from session_state import paths
+    from session_state.core import paths
 
     workspace = payload.get("workspace")
     cwd = None
@@ -109,7 +109,7 @@ def _project(payload: dict[str, Any]) -> Any:
 
 
 def _settings(project: Any) -> dict[str, Any]:
-    from session_state import settings
+    from session_state.core import settings
 
     try:
         return settings.load(project)
@@ -124,7 +124,7 @@ def _cursor(payload: dict[str, Any], project: Any) -> dict[str, Any] | None:
     statusline keeps its own figures-only cursor beside it, so that without hooks, or between
     two Stops, a redraw reads only the bytes appended since the last one.
     """
-    from session_state import fsutil, paths, transcript
+    from session_state.core import fsutil, paths, transcript
 
     path = payload.get("transcript_path")
     if not isinstance(path, str) or not path:
@@ -168,7 +168,7 @@ def _gauge(info: dict[str, Any]) -> str:
 
 def _checkpoint_age(root: Any, session_id: str) -> str | None:
     """Age of the newest checkpoint file of the session, as `45s` / `12m` / `3h` / `2d`."""
-    from session_state import paths
+    from session_state.core import paths
 
     folder = os.path.join(root, paths.SESSIONS, paths.safe_id(session_id), paths.CHECKPOINTS)
     newest = None

@@ -10,7 +10,7 @@ import argparse
 import json
 from typing import Any
 
-from session_state import paths
+from session_state.core import paths
 from session_state.commands import _common
 
 
@@ -66,7 +66,7 @@ def read(path: Any) -> tuple[list[dict[str, Any]], int]:
     """Validated records, oldest first, and how many lines were skipped as unusable."""
     from pydantic import ValidationError
 
-    from session_state.models import UsageRecord
+    from session_state.state.models import UsageRecord
 
     try:
         raw = path.read_bytes()

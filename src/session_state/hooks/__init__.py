@@ -1,1 +1,1 @@
-"""Hook handlers, one module per Claude Code event; session_state.hooks._runner dispatches."""
+"""Hook handlers, one module per Claude Code event; session_state.hooks.runner dispatches."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_state import events
+from session_state.hooks import events
 
 
 def validate(payload: Any) -> events.PostCompact:
@@ -18,8 +18,8 @@ def validate(payload: Any) -> events.PostCompact:
 
 
 def handle(inp: events.PostCompact) -> None:
-    from session_state import compact_summary, handoff, refresh
-    from session_state.hooks import turn
+    from session_state.state import compact_summary, handoff, materialize as refresh
+    from session_state.core import turn
 
     payload = inp.model_dump()
     where = turn.locate(payload)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_state import events
+from session_state.hooks import events
 
 
 def validate(payload: Any) -> events.PreCompact:
@@ -17,8 +17,8 @@ def validate(payload: Any) -> events.PreCompact:
 
 
 def handle(inp: events.PreCompact) -> str | None:
-    from session_state import compact_summary, handoff, refresh
-    from session_state.hooks import turn
+    from session_state.state import compact_summary, handoff, materialize as refresh
+    from session_state.core import turn
 
     payload = inp.model_dump()
     where = turn.locate(payload)
@@ -35,7 +35,7 @@ def handle(inp: events.PreCompact) -> str | None:
 def summary_instructions(pkg: Any, path: Any) -> str:
     """The lines appended to the compaction prompt; each item in them is an inert line, so a task
     subject or a file path cannot add a line of its own to the summariser's instructions."""
-    from session_state.inert import block, line as q
+    from session_state.core.inert import block, line as q
 
     t, c = pkg.task_context, pkg.context_snapshot
     lines = [

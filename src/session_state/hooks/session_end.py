@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_state import inputs
+from session_state.hooks import inputs
 
 
 def validate(payload: Any) -> dict[str, Any]:
@@ -20,14 +20,14 @@ def validate(payload: Any) -> dict[str, Any]:
 
 
 def handle(payload: dict[str, Any]) -> None:
-    from session_state import facts, fsutil, journal, paths
-    from session_state.hooks import turn
+    from session_state.core import facts, fsutil, journal, paths
+    from session_state.core import turn
 
     where = turn.locate(payload)
     reason = payload.get("reason") or "other"
     journal.record(where.session_dir, facts.SESSION_END, facts.event_id("end", reason, journal.now_iso()), reason=reason)
     fsutil.create_exclusive(where.session_dir / (paths.ENDED_BY_CLEAR if reason == "clear" else paths.ENDED))
-    from session_state import refresh
+    from session_state.state import materialize as refresh
 
     refresh.materialize(
         where.project, payload["session_id"], transcript_path=payload.get("transcript_path"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from session_state import events
+from session_state.hooks import events
 
 
 def validate(payload: Any) -> events.SessionStart:
@@ -20,8 +20,11 @@ def validate(payload: Any) -> events.SessionStart:
 
 
 def handle(inp: events.SessionStart) -> dict[str, Any] | None:
-    from session_state import checkpoints, facts, inert, journal, notices, output, paths, project, refresh, shared
-    from session_state.hooks import continuity, turn
+    from session_state.state import checkpoints, project_files as project, materialize as refresh, shared
+    from session_state.core import facts, inert, journal, notices, paths
+    from session_state.hooks import output
+    from session_state.state import continuity
+    from session_state.core import turn
 
     payload = inp.model_dump()
     where = turn.locate(payload)
@@ -33,7 +36,7 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
         except FileNotFoundError:
             pass
     now = journal.now_iso()
-    from session_state import redactor
+    from session_state.state import redactor
 
     fields: dict[str, Any] = {"source": source, "model": redactor.for_settings(where.settings)(inp.model, 200) if inp.model else None}
     inherited: list[tuple[str, str, dict[str, Any]]] = []
@@ -78,13 +81,14 @@ SHARED_CAP = 2000
 
 def project_config_notice(where: Any) -> None:
     """Tell the user once per session which keys of the project's config file were ignored, and why."""
-    from session_state import paths
+    from session_state.core import paths
 
     if not paths.project_config_path(where.project).is_file():
         return
     import hashlib
 
-    from session_state import config, notices
+    from session_state.state import config
+    from session_state.core import notices
 
     ignored = config.ignored_project_keys(where.project)
     if ignored:
@@ -103,7 +107,7 @@ def first_injection(session_dir: Path, source: str, text: str) -> bool:
     import os
     import time
 
-    from session_state import fsutil, paths
+    from session_state.core import fsutil, paths
 
     markers = paths.markers_dir(session_dir)
     paths.ensure_dir(markers)
@@ -130,7 +134,7 @@ def expose_cli() -> None:
     import os
     import shlex
 
-    from session_state import paths
+    from session_state.core import paths
 
     launcher = _stable_launcher(paths.plugin_bin())
     env_file = os.environ.get("CLAUDE_ENV_FILE")
@@ -155,7 +159,7 @@ def _stable_launcher(bin_dir: Path) -> Path | None:
     import os
     import shlex
 
-    from session_state import fsutil, paths
+    from session_state.core import fsutil, paths
 
     data = paths.data_root()
     target = paths.launcher_path()

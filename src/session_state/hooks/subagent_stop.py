@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from session_state import events
+from session_state.hooks import events
 
 
 def validate(payload: Any) -> events.SubagentStop:
@@ -18,8 +18,9 @@ def validate(payload: Any) -> events.SubagentStop:
 
 
 def handle(inp: events.SubagentStop) -> None:
-    from session_state import compact_summary, facts, handoff, redactor, refresh, transcript
-    from session_state.hooks import turn
+    from session_state.state import compact_summary, handoff, redactor, materialize as refresh
+    from session_state.core import facts, transcript
+    from session_state.core import turn
 
     payload = inp.model_dump()
     where = turn.locate(payload)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_state import inputs
+from session_state.hooks import inputs
 
 
 def validate(payload: Any) -> dict[str, Any]:
@@ -18,8 +18,9 @@ def validate(payload: Any) -> dict[str, Any]:
 
 
 def handle(payload: dict[str, Any]) -> dict[str, Any] | None:
-    from session_state import inert, notices, output
-    from session_state.hooks import turn
+    from session_state.core import inert, notices
+    from session_state.hooks import output
+    from session_state.core import turn
 
     where = turn.locate(payload)
     turn.record_turn(payload, "UserPromptSubmit", where=where, spawn=False)

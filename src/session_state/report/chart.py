@@ -25,7 +25,7 @@ _STEPS = [60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 
 
 def esc(value: Any) -> str:
     """HTML-escaped, and no control or bidi character left to reorder what the reader sees."""
-    from session_state.inert import escape
+    from session_state.core.inert import escape
 
     return html.escape(escape(str(value), keep_newlines=True), quote=True)
 

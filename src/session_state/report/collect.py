@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from session_state import breakdown, paths, transcript
+from session_state.state import breakdown
+from session_state.core import paths, transcript
 
 Progress = Callable[[int, int], None]
 
@@ -152,7 +153,7 @@ def checkpoint_marks(session_dir: Path | None) -> list[Mark]:
     """Checkpoints (live and archived) with the time their id encodes."""
     if session_dir is None:
         return []
-    from session_state import checkpoints
+    from session_state.state import checkpoints
 
     files = [(n, False) for n in checkpoints.names(session_dir)]
     files += [(name, True) for name in checkpoints.archived_names(session_dir)]
@@ -191,7 +192,7 @@ def gather(
     progress: Progress | None = None,
 ) -> ReportData:
     """Everything the page shows, from one read of the transcript and its subagent files."""
-    from session_state import budget as budget_mod
+    from session_state.core import budget as budget_mod
 
     seen = _Pass(progress)
     cursor, _ = transcript.update(None, transcript_path, facts=False, observer=seen)

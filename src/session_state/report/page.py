@@ -48,7 +48,7 @@ def _summary(data: ReportData) -> str:
 
 
 def _turns(b: dict[str, Any]) -> str:
-    from session_state import forecast
+    from session_state.core import forecast
 
     return forecast.phrase(b.get("turns_forecast")) or "not enough turns since the last compaction to say"
 

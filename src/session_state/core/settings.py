@@ -1,0 +1,75 @@
+"""The effective configuration as plain data, cheap enough for every turn.
+
+Stdlib only. The configuration files are validated by `session_state.state.config` (pydantic),
+which writes the effective values to a cache stamped with the files' size and mtime; the hot
+path reads that cache and calls the validator only when a file changed. Bad configuration
+never stops a hook: the defaults apply and the error is reported once (see config.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "thresholds": {"monitor": 60.0, "warning": 75.0, "critical": 85.0},
+    "context_window": None,
+    "autocompact_pct": None,
+    "checkpoint_interval_s": 600,
+    "checkpoints_keep": 20,
+    "archive_after_days": 7,
+    "project_cap_bytes": 50_000_000,
+    "inject_cap_chars": 9000,
+    "startup_pointer_max_age_h": 24,
+    "available_tokens_floor": 30000,
+    "stop_block_at_critical": False,
+    "redact_extra": [],
+    "prices": {},
+}
+
+def stamp(paths: list[Path]) -> list[list[Any]]:
+    """Size and mtime of each config file (absent files count too), for cache validity."""
+    out: list[list[Any]] = []
+    for path in paths:
+        try:
+            st = path.stat()
+            out.append([str(path), st.st_size, st.st_mtime_ns])
+        except OSError:
+            out.append([str(path), None, None])
+    return out
+
+
+def load(project: Path) -> dict[str, Any]:
+    """Effective settings for `project`: the validated cache when current, else re-validate."""
+    from session_state.core import paths
+
+    files = [paths.user_config_path(), paths.project_config_path(project)]
+    current = stamp(files)
+    if not any(size is not None for _, size, _ in current) and not _env_overrides():
+        return dict(DEFAULTS)
+    cache = paths.state_root(project, create=False) / paths.CONFIG_CACHE
+    try:
+        cached = json.loads(cache.read_bytes())
+        if cached.get("stamp") == current and cached.get("env") == _env_overrides():
+            return {**DEFAULTS, **cached["values"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    try:
+        from session_state.state import config
+    except ImportError:
+        return dict(DEFAULTS)
+    return config.effective(project)
+
+
+ENV_PREFIX = "SESSION_STATE_"
+
+
+def _env_overrides() -> dict[str, str]:
+    """Environment variables that override a setting for one run (SESSION_STATE_<KEY>)."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX):].lower() in DEFAULTS
+    }

@@ -1,0 +1,176 @@
+"""What every hook does with a turn: sync the transcript, judge the budget, queue notices.
+
+Stdlib only (hot tier). Shared by Stop and UserPromptSubmit, and by the full-tier hooks
+before they materialize, so that budget crossings are detected the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from session_state.core import budget, facts, forecast, fsutil, journal, notices, paths, settings
+
+FULL_DEPS = ("pydantic", "orjson", "filelock", "toons")
+
+
+class Where:
+    """Where one hook's session lives (plain class: `dataclasses` costs ~6 ms to import)."""
+
+    __slots__ = ("session_id", "project", "root", "session_dir", "settings")
+
+    def __init__(self, session_id: str, project: Path, root: Path, session_dir: Path, settings: dict[str, Any]) -> None:
+        self.session_id = session_id
+        self.project = project
+        self.root = root
+        self.session_dir = session_dir
+        self.settings = settings
+
+
+class Outcome:
+    __slots__ = ("budget", "crossed", "critical_block")
+
+    def __init__(self, budget: dict[str, Any] | None, crossed: list[str] | None = None) -> None:
+        self.budget = budget
+        self.crossed = crossed or []
+        self.critical_block: str | None = None
+
+
+def locate(payload: dict[str, Any]) -> Where:
+    project = paths.project_dir(payload.get("cwd"))
+    root = paths.state_root(project)
+    session_id = payload["session_id"]
+    return Where(session_id, project, root, paths.session_dir(root, session_id), settings.load(project))
+
+
+FLUSH_WAIT_S = 0.6
+_TAIL_BYTES = 256 * 1024
+
+
+def await_flush(transcript_path: str | None, message: str | None, timeout: float = FLUSH_WAIT_S) -> bool:
+    """Wait (bounded) until the transcript holds the reply that Stop is reporting.
+
+    Measured on 2.1.330 under load: Stop can start before Claude Code has written the turn's
+    last assistant line, and the budget would then lag a whole turn. The reply's closing
+    words, in characters that JSON never escapes, show whether it is on disk yet.
+    """
+    snippet = _closing_words(message or "")
+    if not snippet or not transcript_path:
+        return True
+    import time
+
+    needle = snippet.encode()
+    deadline = time.monotonic() + timeout
+    while True:
+        handle = fsutil.open_regular(transcript_path)
+        if handle is None:
+            return False
+        try:
+            with handle:
+                size = handle.seek(0, 2)
+                handle.seek(max(0, size - _TAIL_BYTES))
+                if needle in handle.read():
+                    return True
+        except OSError:
+            return False
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
+def _closing_words(message: str, want: int = 24) -> str:
+    """The last run of plain ASCII letters, digits and spaces (at least 8 characters)."""
+    run: list[str] = []
+    for ch in reversed(message):
+        if ch.isascii() and (ch.isalnum() or ch == " "):
+            run.append(ch)
+            if len(run) >= want:
+                break
+        elif len(run) >= 8:
+            break
+        else:
+            run = []
+    text = "".join(reversed(run)).strip()
+    return text if len(text) >= 8 else ""
+
+
+def record_turn(payload: dict[str, Any], event: str, *, where: Where | None = None, spawn: bool = True) -> Outcome:
+    where = where or locate(payload)
+    cursor = journal.sync(where.session_dir, payload.get("transcript_path"))
+    if not cursor.get("offset"):
+        return Outcome(None)
+    current = budget.compute(cursor, where.settings)
+    # 2.1.330 hook input has no context figures; a newer Claude Code's would win (and say so).
+    current = budget.with_reported(current, payload.get("context_window"), where.settings, "hook input", cursor.get("turns"))
+    crossed = budget.record(where.session_dir, current, event)
+    epoch = int(cursor.get("compactions") or 0)
+    for level in crossed:
+        if level in ("warning", "critical"):
+            _announce(where, current, level, epoch)
+            journal.record(where.session_dir, facts.CHECKPOINT_REQUEST, facts.event_id("checkpoint", epoch, level),
+                           trigger=f"budget-{level}")
+    outcome = Outcome(current, crossed)
+    if (
+        event == "Stop"
+        and current.get("level") == "critical"
+        and where.settings.get("stop_block_at_critical")
+        and not payload.get("stop_hook_active")
+    ):
+        markers = paths.markers_dir(where.session_dir)
+        paths.ensure_dir(markers)
+        if fsutil.create_exclusive(markers / f"stop-block-{epoch}"):
+            outcome.critical_block = (
+                f"session-state: context is at {current.get('percent', 0):.0f}% of the window (critical). "
+                "Before stopping, update the handoff's next steps: record any decision with "
+                "`session-state decide \"<choice>\" --why \"<reason>\"` and state in one short message what "
+                "remains to be done, so that the work survives compaction."
+            )
+    if spawn:
+        from session_state.core.background import spawn_refresh
+
+        python = full_python()
+        if python is None:
+            from session_state.bootstrap import launch
+
+            launch.start_provisioning()  # the refresh runs once the environment is ready
+        spawn_refresh(where.project, where.session_id, payload.get("transcript_path"), python)
+    return outcome
+
+
+def _announce(where: Where, current: dict[str, Any], level: str, epoch: int) -> None:
+    pct = current.get("percent") or 0.0
+    window = current.get("context_window") or 0
+    left = current.get("tokens_to_autocompact")
+    room = f"about {left:,} tokens before auto-compaction" if isinstance(left, int) else "little room left"
+    turns_left = forecast.phrase(current.get("turns_forecast"))
+    if turns_left:
+        room += f", {turns_left} at this session's pace"
+    from session_state.core.inert import line
+
+    handoff_path = line(str(where.session_dir / paths.HANDOFF))
+    model = (
+        f"session-state: context is at {pct:.0f}% of the {window:,}-token window ({level}; {room}). "
+        f"The handoff at {handoff_path} is kept current. Finish the step you are on, record decisions with "
+        "`session-state decide \"<choice>\" --why \"<reason>\"`, keep replies short, and prefer /compact "
+        "(or a fresh session that reads the handoff) before starting anything large."
+    )
+    user = f"session-state: context {pct:.0f}% ({level}), {room}; handoff is current."
+    notices.post(where.session_dir, f"budget-{epoch}-{level}", user=user, model=model)
+
+
+def full_python() -> str | None:
+    """An interpreter that has the full tier's dependencies, for the detached refresh."""
+    try:
+        from session_state.bootstrap import launch
+    except ImportError:
+        launch = None  # type: ignore[assignment]
+    if launch is not None and hasattr(launch, "ready_python"):
+        ready = launch.ready_python()
+        if ready:
+            return ready
+    import importlib.util
+
+    if all(importlib.util.find_spec(name) is not None for name in FULL_DEPS):
+        return sys.executable
+    return None

@@ -1,0 +1,295 @@
+"""Configuration files, validated: one per user, one per project (the project's wins, but only
+for the keys in PROJECT_KEYS), and SESSION_STATE_<KEY> environment variables for one run (they
+win over both).
+
+The user's file (~/.claude/session-state.json) is trusted. The project's file comes with the
+repository, which may be a stranger's: it may only set keys that cannot weaken the user's
+protection or cost the user anything, within bounds measured against the user's own value, and
+its `redact_extra` patterns add to the user's, never replace them. Any other key is ignored
+with one notice naming the file, the key and why (REFUSED).
+
+A bad value never stops a hook: the error names the file, the key, the value and what is
+accepted; that key falls back to its default and every other key keeps its value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from session_state.core import fsutil, paths, settings
+
+
+class Thresholds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    monitor: float = Field(60.0, gt=0, lt=100)
+    warning: float = Field(75.0, gt=0, lt=100)
+    critical: float = Field(85.0, gt=0, lt=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Thresholds":
+        if not self.monitor < self.warning < self.critical:
+            raise ValueError(
+                f"must rise: monitor < warning < critical (got {self.monitor}, {self.warning}, {self.critical})"
+            )
+        return self
+
+
+class ModelPrice(BaseModel):
+    """One model's rates in USD per million tokens (the shape of data/prices.json)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_write_5m: float = Field(ge=0)
+    cache_write_1h: float = Field(ge=0)
+    cache_read: float = Field(ge=0)
+
+
+class Config(BaseModel):
+    """Every setting, its default and what it accepts; `session-state config show` prints them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    thresholds: Thresholds = Field(default_factory=Thresholds, description="budget levels, percent of the window")
+    context_window: int | None = Field(None, ge=1000, description="override the model's window (tokens)")
+    autocompact_pct: float | None = Field(None, gt=0, le=100, description="where auto-compaction fires, percent")
+    checkpoint_interval_s: int = Field(600, ge=0, description="Stop checkpoints at most this often (seconds)")
+    checkpoints_keep: int = Field(20, ge=1, le=10000, description="checkpoints kept per session before archiving")
+    archive_after_days: float = Field(7, ge=0, description="archive checkpoints older than this")
+    project_cap_bytes: int = Field(50_000_000, ge=100_000, description="checkpoint bytes per project")
+    inject_cap_chars: int = Field(9000, ge=500, le=9900, description="largest context injected (characters)")
+    startup_pointer_max_age_h: float = Field(24, ge=0, description="point new sessions at handoffs this recent")
+    available_tokens_floor: int = Field(30000, ge=0, description="flag handoffs with fewer tokens left")
+    stop_block_at_critical: bool = Field(False, description="at critical, Stop blocks once to update the handoff")
+    redact_extra: list[str] = Field(default_factory=list, description="extra regexes to redact")
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict, description="USD per million tokens by model id prefix, over the shipped table"
+    )
+
+    @field_validator("redact_extra")
+    @classmethod
+    def _regexes(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regular expression ({exc})") from exc
+        return value
+
+
+class ConfigError(Exception):
+    pass
+
+
+# What a project's own config file may set, and why that is safe. Bounds are checked against the
+# value before the project's layer (the user's, else the default): a project may make the plugin
+# more careful or cheaper for its own sessions, never less careful or dearer.
+PROJECT_KEYS: dict[str, str] = {
+    "thresholds": "earlier warnings only: each level between 50 and your own value",
+    "checkpoint_interval_s": "more frequent checkpoints only: between 300 s and your own value (the cap bounds disk use)",
+    "inject_cap_chars": "smaller injections only: between 2000 and your own value",
+    "startup_pointer_max_age_h": "which of your own recent handoffs a new session is pointed at: 0 to 168 hours",
+    "available_tokens_floor": "a flag in the handoff, nothing more: 0 to 200000",
+    "redact_extra": "patterns added to yours (never replacing them): more is redacted, never less",
+}
+# Why the other keys are the user's alone.
+REFUSED: dict[str, str] = {
+    "context_window": "a wrong window would misreport the budget and delay every warning",
+    "autocompact_pct": "a wrong auto-compaction point would delay the warnings before it",
+    "checkpoints_keep": "decides how much of your history stays uncompressed and how much disk it takes",
+    "archive_after_days": "decides when your checkpoints are compressed away",
+    "project_cap_bytes": "a small cap deletes your checkpoints",
+    "stop_block_at_critical": "blocking Stop costs you a model turn",
+    "prices": "prices a repository sets would misstate what your sessions cost",
+}
+_PROJECT_BOUNDS = {
+    "checkpoint_interval_s": (300, None),
+    "inject_cap_chars": (2000, None),
+    "startup_pointer_max_age_h": (0, 168),
+    "available_tokens_floor": (0, 200_000),
+}
+THRESHOLD_FLOOR = 50.0
+
+
+def _from_project(key: str, value: Any, before: dict[str, Any]) -> tuple[Any, str | None]:
+    """The value a project's file may give `key` (merged with `before`), or why it is ignored."""
+    if key not in PROJECT_KEYS:
+        return None, REFUSED.get(key, "not a setting a project may choose")
+    if key == "redact_extra":
+        return list(dict.fromkeys([*before["redact_extra"], *value])), None
+    if key == "thresholds":
+        merged = {**before["thresholds"], **value}
+        for level, number in merged.items():
+            if not THRESHOLD_FLOOR <= number <= before["thresholds"][level]:
+                return None, (f"{level} {number} is outside {THRESHOLD_FLOOR:g}..{before['thresholds'][level]:g}: "
+                              f"{PROJECT_KEYS[key]}")
+        return merged, None
+    low, high = _PROJECT_BOUNDS[key]
+    high = before[key] if high is None else high
+    if not low <= value <= high:
+        return None, f"{value} is outside {low}..{high}: {PROJECT_KEYS[key]}"
+    return value, None
+
+
+_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+_BOUND_WORDS = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤"}
+
+
+def _accepted(field: str) -> str:
+    """What a key accepts, in words, for error messages."""
+    info = Config.model_fields.get(field.split(".")[0])
+    if info is None:
+        return f"one of the known keys: {', '.join(Config.model_fields)}"
+    if field.startswith("thresholds"):
+        return "numbers between 0 and 100 with monitor < warning < critical"
+    if field == "redact_extra":
+        return "a list of regular expressions"
+    if field.startswith("prices"):
+        return (
+            'an object of model id prefix -> {"input", "output", "cache_write_5m", "cache_write_1h", '
+            '"cache_read"}: numbers ≥ 0, USD per million tokens'
+        )
+    annotation = info.annotation
+    args = [a for a in getattr(annotation, "__args__", (annotation,)) if a is not type(None)]
+    words = " or ".join(_TYPE_WORDS.get(a, str(a)) for a in args)
+    if type(None) in getattr(annotation, "__args__", ()):
+        words += " or null"
+    bounds = [
+        f"{_BOUND_WORDS[name]} {getattr(meta, name)}"
+        for meta in info.metadata
+        for name in _BOUND_WORDS
+        if getattr(meta, name, None) is not None
+    ]
+    return words + (f" {' and '.join(bounds)}" if bounds else "")
+
+
+def _layer(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """One file's values that validate, and an error line for each that does not."""
+    raw = fsutil.read_bytes(path)
+    if raw is None:
+        return {}, []
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        return {}, [f"{path}: not valid JSON ({exc}); using defaults for this file"]
+    if not isinstance(data, dict):
+        return {}, [f"{path}: must hold a JSON object of settings, got {type(data).__name__}"]
+    good: dict[str, Any] = {}
+    errors = []
+    for key, value in data.items():
+        try:
+            Config.model_validate({key: value})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"]) or key
+            errors.append(
+                f"{path}: key {loc!r} has value {json.dumps(value)[:80]}: {err['msg']}; accepted: {_accepted(loc)}; "
+                "using the default"
+            )
+            continue
+        good[key] = value
+    return good, errors
+
+
+def _env_layer() -> tuple[dict[str, Any], list[str]]:
+    good: dict[str, Any] = {}
+    errors = []
+    for name, text in settings._env_overrides().items():
+        key = name[len(settings.ENV_PREFIX):].lower()
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        try:
+            Config.model_validate({key: value})
+        except ValidationError as exc:
+            errors.append(f"environment {name}={text[:40]!r}: {exc.errors()[0]['msg']}; accepted: {_accepted(key)}")
+            continue
+        good[key] = value
+    return good, errors
+
+
+def resolve(project: Path) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """Effective values, where each came from, and every error found."""
+    values, origin, errors, _ = _resolve(project)
+    return values, origin, errors
+
+
+def ignored_project_keys(project: Path) -> list[str]:
+    """One line per key of the project's config file that was ignored, naming the file, key and why."""
+    return _resolve(project)[3]
+
+
+def _resolve(project: Path) -> tuple[dict[str, Any], dict[str, str], list[str], list[str]]:
+    values = Config().model_dump()
+    origin = {key: "default" for key in values}
+    errors: list[str] = []
+    ignored: list[str] = []
+    project_file = paths.project_config_path(project)
+    layers = [
+        (paths.user_config_path(), _layer(paths.user_config_path())),
+        (project_file, _layer(project_file)),
+        ("environment", _env_layer()),
+    ]
+    for source, (good, errs) in layers:
+        errors += errs
+        for key, value in good.items():
+            if source == project_file:
+                value, why = _from_project(key, value, values)
+                if why is not None:
+                    ignored.append(f"{project_file}: key {key!r} ignored ({why}); set it in {paths.user_config_path()} if you want it")
+                    continue
+            if key == "thresholds":
+                merged = {**values["thresholds"], **value}
+                try:
+                    values["thresholds"] = Thresholds.model_validate(merged).model_dump()
+                except ValidationError as exc:
+                    errors.append(f"{source}: thresholds {merged}: {exc.errors()[0]['msg']}; using the previous values")
+                    continue
+            else:
+                values[key] = Config.model_validate({key: value}).model_dump()[key]
+            origin[key] = str(source)
+    return values, origin, errors, ignored
+
+
+def effective(project: Path) -> dict[str, Any]:
+    """Validate the files, report errors once to the log, and refresh the hot path's cache."""
+    values, _, errors, ignored = _resolve(project)
+    if errors or ignored:
+        from session_state.core import log
+
+        for line in errors + ignored:
+            log.write(f"configuration: {line}")
+    files = [paths.user_config_path(), paths.project_config_path(project)]
+    try:
+        root = paths.state_root(project)
+        payload = {"stamp": settings.stamp(files), "env": settings._env_overrides(), "values": values, "errors": errors}
+        fsutil.atomic_write(root / paths.CONFIG_CACHE, json.dumps(payload).encode(), durable=False)
+    except OSError:
+        pass
+    return values
+
+
+def set_value(path: Path, key: str, value: Any, *, project_file: bool = False) -> None:
+    """Write one key into a config file after validating it (for `session-state config set`)."""
+    try:
+        Config.model_validate({key: value})
+    except ValidationError as exc:
+        raise ConfigError(f"key {key!r} value {json.dumps(value)}: {exc.errors()[0]['msg']}; accepted: {_accepted(key)}")
+    if project_file and key not in PROJECT_KEYS:
+        raise ConfigError(f"a project's file may not set {key!r} ({REFUSED[key]}); set it in your own file with --user")
+    data: dict[str, Any] = {}
+    raw = fsutil.read_bytes(path)
+    if raw:
+        data = json.loads(raw)
+    data[key] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fsutil.atomic_write(path, (json.dumps(data, indent=2) + "\n").encode())
+
