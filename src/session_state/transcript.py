@@ -695,8 +695,20 @@ class _Reader:
                 self._emit("task_update", obj, where, index, task_id=str(task_id), status=_str(args.get("status")), **extra)
         elif name in FILE_OPS:
             target = args.get("file_path") or args.get("notebook_path")
-            if isinstance(target, str) and target:
-                self._emit("file", obj, where, index, path=self.redact(target, PROMPT_CHARS), op=FILE_OPS[name])
+            tool_id = block.get("id")
+            if isinstance(target, str) and target and isinstance(tool_id, str):
+                # Kept until its result: a call the permission system denied, or one that
+                # failed, touched nothing and must not be listed as an edit.
+                pending = self.c["pending"]
+                pending[tool_id] = {
+                    "k": "file",
+                    "id": f"{obj.get('uuid') or '@' + str(where)}:{index}",
+                    "ts": _str(obj.get("timestamp")),
+                    "path": self.redact(target, PROMPT_CHARS),
+                    "op": FILE_OPS[name],
+                }
+                while len(pending) > PENDING_MAX:
+                    del pending[next(iter(pending))]
         elif name == "Bash":
             command = args.get("command")
             if isinstance(command, str) and command:
@@ -748,6 +760,9 @@ class _Reader:
                                      "command": waiting.get("command") or "", "error": self.redact(error, ERROR_CHARS)})
                 continue
             if waiting is None or block.get("is_error"):
+                continue
+            if waiting.get("k") == "file":
+                self.out.append(waiting)
                 continue
             task = result.get("task") if isinstance(result, dict) else None
             task_id = task.get("id") if isinstance(task, dict) else None

@@ -29,12 +29,19 @@ def run(args: argparse.Namespace) -> int:
     project, root, sid, folder = _common.resolve(args)
     result = _common.materialize(project, sid, folder)
     data = summary(result)
+    from session_state import settings
+
+    data["config_errors"] = settings.problems(project)
     if args.json:
         _common.print_json(data)
     else:
         from session_state.inert import data as inert_data
 
         print(render(inert_data(data)))
+        if data["config_errors"]:
+            from session_state.inert import line
+
+            print(line(_common.config_line(data["config_errors"])))
     return 0
 
 
