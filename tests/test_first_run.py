@@ -244,9 +244,14 @@ def plugin_like_python(tmp: Path) -> Path:
     site = Path(subprocess.run([str(env / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                                capture_output=True, text=True, check=True).stdout.strip())
     (site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")  # its .pth files (our package) are not read
-    probe = subprocess.run([str(env / "bin" / "python"), "-c", "import session_state"], capture_output=True)
+    probe = subprocess.run([str(env / "bin" / "python"), "-c", "import session_state"], capture_output=True,
+                           env=_without_pythonpath(os.environ))
     assert probe.returncode != 0, "the package must not be importable there for this test to mean anything"
     return env / "bin" / "python"
+
+
+def _without_pythonpath(env: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k != "PYTHONPATH"}  # the plugin's hooks never get one
 
 
 def test_doctor_tokenizer_check_passes_under_the_plugins_isolated_python(sandbox: Sandbox) -> None:
@@ -254,7 +259,7 @@ def test_doctor_tokenizer_check_passes_under_the_plugins_isolated_python(sandbox
     path = os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep) if not (Path(d) / "claude").exists())
     proc = subprocess.run([str(python), "-I", "-X", "utf8", str(REPO / "bin" / "_run.py"), "doctor", "--json"],
                           capture_output=True, text=True, timeout=180, cwd=str(sandbox.project),
-                          env={**sandbox.env, "SESSION_STATE_CLI": "1", "PATH": path})
+                          env={**_without_pythonpath(sandbox.env), "SESSION_STATE_CLI": "1", "PATH": path})
     checks = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
     tokenizer = checks["tokenizer offline"]
     assert tokenizer["status"] != "fail", tokenizer

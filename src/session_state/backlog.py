@@ -65,10 +65,13 @@ def drain() -> list[str]:
     Full tier (imports refresh). A session whose fold fails stays noted for the next try,
     except when its project folder is gone: then there is nothing to fold into.
     """
+    entries = pending()
+    if not entries:
+        return []
     from session_state import log, refresh, store
 
     done = []
-    for entry, record in pending():
+    for entry, record in entries:
         project = Path(record["project"])
         if not project.is_dir():
             _forget(entry)
