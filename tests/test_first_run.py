@@ -97,6 +97,17 @@ def write_transcript(sandbox: Sandbox, sid: str = SID) -> Path:
     return path
 
 
+def record_unreachable_index(sandbox: Sandbox) -> None:
+    """The provisioner's record of a build whose pip found no package index (its real output)."""
+    from session_state.bootstrap import envkey
+
+    key = envkey.env_key((REPO / "requirements.lock").read_bytes())
+    sandbox.data.mkdir(parents=True, exist_ok=True)
+    (sandbox.data / "provision-state.json").write_text(json.dumps({
+        "key": key, "phase": "install", "rc": 1, "signaled": False, "stderr_tail": UNREACHABLE_TAIL,
+        "attempts": 1, "failed_at": time.time(), "next_try": time.time() + 300}))
+
+
 def no_provisioning(sandbox: Sandbox) -> dict[str, str]:
     """No lock file: the runner never starts a real build in these tests."""
     return {"SESSION_STATE_REQUIREMENTS": str(sandbox.tmp / "no-such.lock")}
@@ -176,13 +187,7 @@ def test_clear_without_the_environment_hands_the_basic_handoff_to_one_heir(sandb
 
 
 def test_session_start_says_why_the_environment_could_not_be_built_and_how_to_fix_it(sandbox: Sandbox) -> None:
-    from session_state.bootstrap import envkey
-
-    key = envkey.env_key((REPO / "requirements.lock").read_bytes())
-    sandbox.data.mkdir(parents=True, exist_ok=True)
-    (sandbox.data / "provision-state.json").write_text(json.dumps({
-        "key": key, "phase": "install", "rc": 1, "signaled": False, "stderr_tail": UNREACHABLE_TAIL,
-        "attempts": 1, "failed_at": time.time(), "next_try": time.time() + 300}))
+    record_unreachable_index(sandbox)
     transcript = write_transcript(sandbox)
     out = run_without(sandbox, "SessionStart", {"session_id": SID, "transcript_path": str(transcript),
                                                 "cwd": str(sandbox.project), "hook_event_name": "SessionStart",
@@ -267,13 +272,7 @@ def test_doctor_tokenizer_check_passes_under_the_plugins_isolated_python(sandbox
 
 
 def test_doctor_names_the_cause_and_the_fix_when_the_environment_cannot_be_built(sandbox: Sandbox) -> None:
-    from session_state.bootstrap import envkey
-
-    key = envkey.env_key((REPO / "requirements.lock").read_bytes())
-    sandbox.data.mkdir(parents=True, exist_ok=True)
-    (sandbox.data / "provision-state.json").write_text(json.dumps({
-        "key": key, "phase": "install", "rc": 1, "signaled": False, "stderr_tail": UNREACHABLE_TAIL,
-        "attempts": 1, "failed_at": time.time(), "next_try": time.time() + 300}))
+    record_unreachable_index(sandbox)
     proc = subprocess.run([sys.executable, "-m", "session_state.cli", "doctor", "--json"], capture_output=True, text=True,
                           timeout=180, cwd=str(sandbox.project), env=sandbox.env)
     assert proc.returncode == 1, proc.stderr

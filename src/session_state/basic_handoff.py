@@ -26,7 +26,7 @@ FILE_NAME = "handoff-basic.md"
 KEEP_REQUESTS = 5
 KEEP_FILES = 15
 CLEAR_WINDOW_S = 30 * 60
-_MARK = {"completed": "[x]", "in_progress": "[>]", "pending": "[ ]"}
+MARKS = {"completed": "[x]", "in_progress": "[>]", "blocked": "[!]", "failed": "[-]", "pending": "[ ]"}
 
 
 def summarize(session_dir: Path) -> dict[str, Any]:
@@ -91,13 +91,7 @@ def summarize(session_dir: Path) -> dict[str, Any]:
 def render(summary: dict[str, Any], heading: str, extra: Sequence[str] = ()) -> str:
     """Plain text for the model; every line redacted on the way out."""
     lines = [heading, ""]
-    tasks = summary["tasks"]
-    if tasks:
-        done = sum(1 for t in tasks if t["status"] == "completed")
-        lines.append(f"Task list ({done}/{len(tasks)} completed):")
-        lines += [f"  {_MARK.get(t['status'], '[?]')} {t['subject']} ({t['status']})" for t in tasks]
-    else:
-        lines.append("Task list: none recorded")
+    lines += task_lines(summary["tasks"], "Task list") or ["Task list: none recorded"]
     if summary["requests"]:
         lines.append("Latest requests (oldest first):")
         lines += [f"  - {_one_line(r, 400)}" for r in summary["requests"]]
@@ -111,6 +105,15 @@ def render(summary: dict[str, Any], heading: str, extra: Sequence[str] = ()) -> 
     if summary["transcript"]:
         lines.append(f"Full transcript: {summary['transcript']}")
     return redact_text("\n".join(lines), extra)
+
+
+def task_lines(tasks: list[dict[str, Any]], label: str) -> list[str]:
+    """A task list for people and the model: a count, then one marked line per item ([] when empty)."""
+    if not tasks:
+        return []
+    done = sum(1 for t in tasks if t["status"] == "completed")
+    return [f"{label} ({done}/{len(tasks)} completed):",
+            *(f"  {MARKS.get(t['status'], '[?]')} {t['subject']}  ({t['status']})" for t in tasks)]
 
 
 def _one_line(text: str, limit: int) -> str:

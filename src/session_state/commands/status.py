@@ -76,9 +76,6 @@ def summary(result: Any) -> dict[str, Any]:
     }
 
 
-_MARK = {"completed": "[x]", "in_progress": "[>]", "blocked": "[!]", "failed": "[-]", "pending": "[ ]"}
-
-
 def budget_line(budget: dict[str, Any] | None) -> str:
     if not budget or budget.get("context_tokens") is None:
         why = "compacted, no response since" if budget and budget.get("compacted") else "no response measured yet"
@@ -120,13 +117,9 @@ def render(data: dict[str, Any]) -> str:
         f"  model {data['model'] or 'unknown'}; branch {data['git_branch'] or '-'}; updated {data['updated']}",
         f"Task: {data['task'] or 'none recorded yet'}",
     ]
-    items = data["items"]
-    if items:
-        done = sum(1 for i in items if i["status"] == "completed")
-        lines.append(f"Items ({done}/{len(items)} completed):")
-        lines += [f"  {_MARK.get(i['status'], '[?]')} {i['subject']}  ({i['status']})" for i in items]
-    else:
-        lines.append("Items: none (the task list is empty)")
+    from session_state.basic_handoff import task_lines
+
+    lines += task_lines(data["items"], "Items") or ["Items: none (the task list is empty)"]
     lines.append(f"Budget: {budget_line(data['budget'])}")
     cost = cost_line(data["budget"])
     if cost:
