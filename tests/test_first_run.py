@@ -320,3 +320,24 @@ def test_stop_waits_for_a_short_reply_that_repeats_an_earlier_one(sandbox: Sandb
     writer.join()
     usage = [json.loads(x) for x in (sandbox.session_dir(SID) / "usage.jsonl").read_text().splitlines()]
     assert usage[-1]["event"] == "Stop" and usage[-1]["context_tokens"] == 150_000
+
+
+def test_doctor_without_the_environment_names_one_problem_not_six(sandbox: Sandbox) -> None:
+    """On a plain Python (environment not built), the environment line fails with the cause and
+    the fix; the missing packages are not six more failures telling the user to pip install."""
+    record_unreachable_index(sandbox)
+    code = (
+        "import sys\n"
+        f"for name in {WITHOUT_PYDANTIC!r}: sys.modules[name] = None\n"
+        f"sys.path.insert(0, {str(REPO / 'src')!r})\n"
+        "from session_state.cli import main\n"
+        "sys.exit(main(['doctor', '--json']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=180,
+                          cwd=str(sandbox.project), env=sandbox.env)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    checks = json.loads(proc.stdout)["checks"]
+    failed = [c for c in checks if c["status"] == "fail"]
+    assert [c["name"] for c in failed] == ["python environment"], failed
+    assert "PIP_INDEX_URL" in failed[0]["fix"]
+    assert not [c for c in checks if "pip install" in (c["fix"] or "")]

@@ -153,18 +153,38 @@ def _full_tier(checks: Any) -> list[Check]:
 
 
 def dependencies() -> list[Check]:
+    """The packages of the interpreter doctor runs on.
+
+    Without them, doctor is running on a plain Python because the plugin's environment is not
+    ready: that is one problem, named once by the environment line, not six failures here.
+    """
     out = []
     from importlib import metadata
 
+    missing = []
     for name in DEPENDENCIES:
         try:
             importlib.import_module(name)
             version = metadata.version(name)
         except Exception as exc:  # a broken compiled module raises anything from ImportError to OSError
-            out.append(Check(f"dependency {name}", "fail", f"cannot import: {exc}", f"pip install {name} (or reinstall the plugin)"))
+            missing.append(Check(f"dependency {name}", "fail", f"cannot import: {exc}",
+                                 f"pip install {name} (or reinstall the plugin)"))
             continue
         out.append(Check(f"dependency {name}", "ok", version))
-    return out
+    if missing and not _in_ready_environment():
+        names = ", ".join(c.name.removeprefix("dependency ") for c in missing)
+        return out + [Check("dependencies", "skip", f"{names} not in {sys.executable}: doctor runs on a plain Python "
+                            "because the plugin's environment is not ready (see the python environment line)")]
+    return out + missing
+
+
+def _in_ready_environment() -> bool:
+    """Is a ready plugin environment there (so missing packages mean a broken one)?"""
+    try:
+        from session_state.bootstrap import launch
+    except ImportError:
+        return True
+    return bool(launch.status().get("ready"))
 
 
 def writable(root: Path) -> Check:
