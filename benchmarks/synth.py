@@ -86,6 +86,23 @@ def one_turn(salt: str) -> bytes:
     return fresh_ids(best, salt)
 
 
+def last_reply(turn: bytes) -> str:
+    """The turn's last assistant text: what Claude Code passes to Stop as last_assistant_message."""
+    import json
+
+    reply = ""
+    for raw in turn.splitlines():
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue
+        content = (line.get("message") or {}).get("content") if line.get("type") == "assistant" else None
+        if isinstance(content, list):
+            texts = [b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text" and b.get("text")]
+            reply = texts[-1] if texts else reply
+    return reply
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("SESSION_STATE_BENCH_DIR", "/tmp/session-state-bench"))
 
