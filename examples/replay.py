@@ -134,6 +134,7 @@ def main() -> int:
     transcript.write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "SESSION_STATE_"))}
     env.update(CLAUDE_PROJECT_DIR=str(project), CLAUDE_PLUGIN_DATA=str(work / "plugin-data"),
+               CLAUDE_CONFIG_DIR=str(work / "home" / ".claude"),  # where Claude Code keeps transcripts
                SESSION_STATE_USER_CONFIG=str(work / "no-user-config.json"))
     # the hooks find this interpreter (and its packages) first, as they would a provisioned env
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"

@@ -78,7 +78,9 @@ def drain() -> list[str]:
             continue
         stamp = _mtime(entry)
         try:
-            refresh.materialize(project, record["session_id"], transcript_path=record.get("transcript_path"))
+            # read back from a file: only a transcript inside Claude Code's projects folder is followed
+            transcript = paths.trusted_transcript(record.get("transcript_path"))
+            refresh.materialize(project, record["session_id"], transcript_path=transcript)
         except store.LockTimeout:
             continue  # someone is folding it right now; the note stays for the next drain
         except Exception as exc:  # noqa: BLE001 - one bad session must not stop the others

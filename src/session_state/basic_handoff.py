@@ -94,17 +94,17 @@ def render(summary: dict[str, Any], heading: str, extra: Sequence[str] = ()) -> 
     lines += task_lines(summary["tasks"], "Task list") or ["Task list: none recorded"]
     if summary["requests"]:
         lines.append("Latest requests (oldest first):")
-        lines += [f"  - {_one_line(r, 400)}" for r in summary["requests"]]
+        lines += [f"  - {q(_one_line(r, 400))}" for r in summary["requests"]]
     if summary["files"]:
         lines.append("Files in play (most recent first):")
-        lines += [f"  - {f['path']} ({', '.join(f['ops'])})" for f in summary["files"]]
+        lines += [f"  - {q(f['path'])} ({', '.join(q(op) for op in f['ops'])})" for f in summary["files"]]
     if summary["last_reply"]:
-        lines.append(f"Last assistant reply: {_one_line(summary['last_reply'], 600)}")
+        lines.append(f"Last assistant reply: {q(_one_line(summary['last_reply'], 600))}")
     if summary["context_tokens"]:
         lines.append(f"Context before this point: {summary['context_tokens']:,} tokens")
     if summary["transcript"]:
-        lines.append(f"Full transcript: {summary['transcript']}")
-    return redact_text("\n".join(lines), extra)
+        lines.append(f"Full transcript: {q(summary['transcript'])}")
+    return block(redact_text("\n".join(lines), extra))
 
 
 def task_lines(tasks: list[dict[str, Any]], label: str) -> list[str]:
@@ -113,7 +113,7 @@ def task_lines(tasks: list[dict[str, Any]], label: str) -> list[str]:
         return []
     done = sum(1 for t in tasks if t["status"] == "completed")
     return [f"{label} ({done}/{len(tasks)} completed):",
-            *(f"  {MARKS.get(t['status'], '[?]')} {t['subject']}  ({t['status']})" for t in tasks)]
+            *(f"  {MARKS.get(t['status'], '[?]')} {q(t['subject'])}  ({q(t['status'])})" for t in tasks)]
 
 
 def _one_line(text: str, limit: int) -> str:
