@@ -341,3 +341,25 @@ def test_doctor_without_the_environment_names_one_problem_not_six(sandbox: Sandb
     assert [c["name"] for c in failed] == ["python environment"], failed
     assert "PIP_INDEX_URL" in failed[0]["fix"]
     assert not [c for c in checks if "pip install" in (c["fix"] or "")]
+
+
+def test_stop_waits_for_a_new_sessions_transcript_to_appear(sandbox: Sandbox) -> None:
+    """The first Stop of a `-p` session can start before its transcript file exists at all."""
+    import threading
+
+    transcript = sandbox.transcripts / f"{SID}.jsonl"
+    reply = json.loads(_line("assistant", "a1", [{"type": "text", "text": "Done."}]))
+    reply["message"]["usage"]["input_tokens"] = 123_456
+
+    def flush_later() -> None:
+        time.sleep(0.3)
+        transcript.write_text(_line("user", "p1", "measure 0") + "\n" + json.dumps(reply) + "\n")
+
+    writer = threading.Thread(target=flush_later)
+    writer.start()
+    stop = {"session_id": SID, "transcript_path": str(transcript), "cwd": str(sandbox.project),
+            "hook_event_name": "Stop", "last_assistant_message": "Done."}
+    assert sandbox.run("Stop", stop).code == 0
+    writer.join()
+    usage = [json.loads(x) for x in (sandbox.session_dir(SID) / "usage.jsonl").read_text().splitlines()]
+    assert usage[-1]["event"] == "Stop" and usage[-1]["context_tokens"] == 123_456

@@ -45,7 +45,7 @@ def locate(payload: dict[str, Any]) -> Where:
     return Where(session_id, project, root, paths.session_dir(root, session_id), settings.load(project))
 
 
-FLUSH_WAIT_S = 0.6
+FLUSH_WAIT_S = 1.5  # spent only while the reply is not on disk; Stop's timeout is 10 s
 _TAIL_BYTES = 256 * 1024
 
 
@@ -56,7 +56,8 @@ def await_flush(transcript_path: str | None, message: str | None, timeout: float
     assistant line (in `-p` runs most of all), and the budget would then lag a whole
     response. The reply is on disk when its text, escaped as JSON writes it, appears after
     the newest typed prompt: after the prompt, because a short reply ("Done.") is often
-    word for word an earlier one.
+    word for word an earlier one. A new session's transcript file may not exist yet at all
+    when its first Stop starts (measured on 2.1.330 in `-p`): that is waited for too.
     """
     needle = _escaped_tail(message or "")
     if not needle or not transcript_path:
@@ -66,15 +67,15 @@ def await_flush(transcript_path: str | None, message: str | None, timeout: float
     deadline = time.monotonic() + timeout
     while True:
         handle = fsutil.open_regular(transcript_path)
-        if handle is None:
-            return False
-        try:
-            with handle:
-                size = handle.seek(0, 2)
-                handle.seek(max(0, size - _TAIL_BYTES))
-                tail = handle.read()
-        except OSError:
-            return False
+        tail = b""
+        if handle is not None:
+            try:
+                with handle:
+                    size = handle.seek(0, 2)
+                    handle.seek(max(0, size - _TAIL_BYTES))
+                    tail = handle.read()
+            except OSError:
+                return False
         at = tail.rfind(needle)
         if at >= 0 and at > _last_prompt_at(tail):
             return True
