@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,19 +89,10 @@ def one_turn(salt: str) -> bytes:
 
 def last_reply(turn: bytes) -> str:
     """The turn's last assistant text: what Claude Code passes to Stop as last_assistant_message."""
-    import json
+    sys.path.insert(0, str(REPO / "examples"))
+    from replay import last_reply as from_lines
 
-    reply = ""
-    for raw in turn.splitlines():
-        try:
-            line = json.loads(raw)
-        except ValueError:
-            continue
-        content = (line.get("message") or {}).get("content") if line.get("type") == "assistant" else None
-        if isinstance(content, list):
-            texts = [b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text" and b.get("text")]
-            reply = texts[-1] if texts else reply
-    return reply
+    return from_lines(turn)
 
 
 def cache_dir() -> Path:

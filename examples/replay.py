@@ -73,10 +73,11 @@ def prompt_text(line: dict[str, Any]) -> str:
     return "\n".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
 
 
-def last_reply(agent_file: Path) -> str:
-    """The subagent's last text reply, as Claude Code passes it to SubagentStop."""
+def last_reply(transcript: bytes) -> str:
+    """The last assistant text in transcript lines: what Claude Code passes to Stop and
+    SubagentStop as last_assistant_message."""
     reply = ""
-    for raw in agent_file.read_text(encoding="utf-8").splitlines():
+    for raw in transcript.splitlines():
         try:
             line = json.loads(raw)
         except ValueError:
@@ -191,7 +192,7 @@ def main() -> int:
         agent_type = json.loads(meta.read_text()).get("agentType", "general-purpose") if meta.exists() else "general-purpose"
         hook("SubagentStop", {**base, "hook_event_name": "SubagentStop", "agent_id": agent.stem.removeprefix("agent-"),
                               "agent_type": agent_type, "agent_transcript_path": str(sub_dir / agent.name),
-                              "last_assistant_message": last_reply(agent)}, env)
+                              "last_assistant_message": last_reply(agent.read_bytes())}, env)
     hook("Stop", {**base, "hook_event_name": "Stop", "stop_hook_active": False}, env)
     turns += 1
     print(f"  turn {turns:>2} ended (Stop)       {budget_line(session_dir)}")
