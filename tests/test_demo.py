@@ -11,7 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from hookrun import REPO
+
+pytestmark = pytest.mark.slow  # replays 1,863 lines through ~20 real hook processes (about 10 s)
 
 
 def test_the_demo_shows_budget_warning_injection_subagents_files_and_decisions(tmp_path: Path) -> None:
