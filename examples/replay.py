@@ -1,6 +1,7 @@
 """Replay a real Claude Code transcript through session-state's hooks, as Claude Code would run them.
 
-The transcript is written out line by line into a scratch ~/.claude/projects layout, and the
+The transcript is written out line by line into a scratch ~/.claude/projects layout (each line
+stamped with the time it is written, as in a live session), and the
 hooks run where Claude Code would run them: UserPromptSubmit at each typed prompt, Stop at
 the end of each turn, PreCompact just before a compaction boundary and SessionStart(compact)
 just after its summary, SubagentStop for each subagent (with its real last reply), SessionEnd
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +173,8 @@ def main() -> int:
                 trigger = (line.get("compactMetadata") or {}).get("trigger") or "auto"
                 hook("PreCompact", {**base, "hook_event_name": "PreCompact", "trigger": trigger}, env)
                 print(f"  compaction ({trigger}) begins {budget_line(session_dir)}")
+            if "timestamp" in line:  # written now, as Claude Code writes a live session
+                line["timestamp"] = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
             out.write(json.dumps(line) + "\n")
             if line.get("isCompactSummary"):
                 out.flush()
@@ -228,8 +232,10 @@ def main() -> int:
     print("  " + cli(env, "decide", "Resume from the saved handoff after each compaction",
                      "--why", "recorded by this demo to show the decisions file the next context reads",
                      "--session", session_id))
-    print(wrap(cli(env, "handoff", "show", "--session", session_id, "--format", "md").split("## Decisions", 1)[-1]
-               .split("\n## ", 1)[0].strip() or "(none)"))
+    package = json.loads(cli(env, "handoff", "show", "--session", session_id, "--json"))
+    print("  The handoff's decisions (what the next context reads):")
+    for decision in package["context_snapshot"]["decisions"]:
+        print(wrap(f"- {decision['choice']}, because {decision['why']}", "    "))
     print(f"\nEverything the plugin wrote: {session_dir}")
     if not args.keep:
         print("(a scratch folder; pass --keep DIR to choose where it goes)")

@@ -32,11 +32,13 @@ def test_the_demo_shows_budget_warning_injection_subagents_files_and_decisions(t
     assert "session-state: context is at 83% of the 200,000-token window (warning" in warnings
     injected = out.split("verbatim ==\n")[1].split("\n== ")[0]
     assert injected.startswith("session-state handoff: the conversation was just compacted")
-    assert "current_phase: Implement spotter-gqc" in injected and "Full handoff" in injected
+    assert "Requests, newest first:\n- Implement spotter-gqc\n" in injected, "one request, not doubled"
+    assert "- lib/spotter_web/live/session_live.ex (6 edits)" in injected and "Full handoff" in injected
     subagents = out.split("== Subagents")[1].split("\n== ")[0]
     assert "a881341 (general-purpose)" in subagents and "SessionStart Hook Output Contract" in subagents
     assert "(replayed subagent)" not in out
     files = out.split("== Files in play")[1].split("\n== ")[0]
     assert " 3 / 6  /home/USER/projects/spotter-worktrees/spotter-gqc/lib/spotter_web/live/session_live.ex" in files
     decisions = out.split("== Decisions")[1]
-    assert "recorded decision" in decisions and "Resume from the saved handoff after each compaction" in decisions
+    assert "recorded decision" in decisions
+    assert "- Resume from the saved handoff after each compaction, because recorded by this demo" in decisions
