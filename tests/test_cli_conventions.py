@@ -84,7 +84,8 @@ def test_a_file_that_is_not_a_transcript_is_an_error_that_says_so(fresh: Project
 
 
 def test_configuration_messages_are_plain_words(fresh: Project) -> None:
-    config = fresh.dir / ".claude" / "session-state.json"
+    config = fresh.home / ".claude" / "session-state.json"  # the user's own file: every key allowed
+    config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(json.dumps({"colour": "blue", "context_window": 5, "checkpoints_keep": 0}))
     out = fresh.run("config", "show")
     text = out.stdout + out.stderr
@@ -92,12 +93,13 @@ def test_configuration_messages_are_plain_words(fresh: Project) -> None:
     assert f"{config}: key 'context_window' has value 5, which is not accepted; accepted: an integer or null ≥ 1000" in text
     assert "key 'checkpoints_keep' has value 0" in text
     assert not [w for w in PYDANTIC_WORDS if w in text], text
-    line = fresh.fails("config", "set", "context_window", "5")
+    line = fresh.fails("config", "set", "context_window", "5", "--user")
     assert "context_window" in line and "≥ 1000" in line and not [w for w in PYDANTIC_WORDS if w in line]
 
 
 def test_a_broken_config_shows_one_line_in_status_and_budget(fresh: Project) -> None:
-    config = fresh.dir / ".claude" / "session-state.json"
+    config = fresh.home / ".claude" / "session-state.json"
+    config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text('{"thresholds": ')
     for command in (["status"], ["budget"]):
         out = fresh.ok(*command, "--session", MAROT_ID)

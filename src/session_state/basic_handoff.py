@@ -135,8 +135,6 @@ def cleared_session(root: Path, new_session: str) -> Path | None:
     The same rule as the full tier: only a session whose SessionEnd said `clear` (the
     `ended.clear` marker, written with the standard library) within the last half hour.
     """
-    from session_state.hooks.session_end import ENDED_BY_CLEAR
-
     try:
         folders = [p for p in paths.sessions_dir(root).iterdir() if p.is_dir() and not p.is_symlink()]
     except OSError:
@@ -144,15 +142,15 @@ def cleared_session(root: Path, new_session: str) -> Path | None:
     now = time.time()
     candidates = []
     for folder in folders:
-        if folder.name == paths.safe_id(new_session) or (folder / "claimed").exists():
+        if folder.name == paths.safe_id(new_session) or (folder / paths.CLAIMED).exists():
             continue
         try:
-            age = now - (folder / ENDED_BY_CLEAR).stat().st_mtime
+            age = now - (folder / paths.ENDED_BY_CLEAR).stat().st_mtime
         except OSError:
             continue
         if age <= CLEAR_WINDOW_S:
             candidates.append((age, folder))
     for _, folder in sorted(candidates):
-        if fsutil.create_exclusive(folder / "claimed", new_session.encode()):
+        if fsutil.create_exclusive(folder / paths.CLAIMED, new_session.encode()):
             return folder
     return None

@@ -67,12 +67,12 @@ def problems(project: Path) -> list[str]:
     """The configuration errors behind `load(project)` (plain-word lines), [] when all is valid."""
     from session_state import paths
 
-    if not any(size is not None for _, size, _ in stamp([user_config_path(), project_config_path(project)])) \
+    if not any(size is not None for _, size, _ in stamp([paths.user_config_path(), paths.project_config_path(project)])) \
             and not _env_overrides():
         return []
     load(project)  # brings the cache up to date when a file changed
     try:
-        cached = json.loads((paths.state_root(project, create=False) / CACHE_NAME).read_bytes())
+        cached = json.loads((paths.state_root(project, create=False) / paths.CONFIG_CACHE).read_bytes())
         errors = cached.get("errors") or []
     except (OSError, ValueError, AttributeError):
         try:

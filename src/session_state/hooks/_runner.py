@@ -132,10 +132,9 @@ def _without_environment(event: str, payload: Any) -> str:
         _log(f"{event}: could not record the turn without the environment: {exc}")
         return ""
     if event == "SessionEnd" and payload.get("reason") == "clear":
-        from session_state import fsutil
-        from session_state.hooks.session_end import ENDED_BY_CLEAR
+        from session_state import fsutil, paths
 
-        fsutil.create_exclusive(where.session_dir / ENDED_BY_CLEAR)
+        fsutil.create_exclusive(where.session_dir / paths.ENDED_BY_CLEAR)
     if event == "SessionStart":
         launcher.expose_cli()
     context = _basic_context(event, payload, where)
