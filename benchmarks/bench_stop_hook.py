@@ -97,6 +97,7 @@ class Session:
         source = synth.build(synth.cache_dir() / size_name / f"{synth.SESSION_ID}.jsonl", SIZES[size_name])
         shutil.copyfile(source, self.transcript)
         self.turns = 0
+        self.reply = ""  # no reply to wait for in the priming Stop
 
     def env(self) -> dict[str, str]:
         keep = {k: os.environ[k] for k in ("PATH", "LANG", "TMPDIR") if k in os.environ}
@@ -114,7 +115,8 @@ class Session:
 
     def stop_payload(self) -> bytes:
         captured = json.loads((REPO / "tests" / "fixtures" / "hook-payloads" / "Stop.json").read_text())["stdin"]
-        captured.update(session_id=synth.SESSION_ID, transcript_path=str(self.transcript), cwd=str(self.project))
+        captured.update(session_id=synth.SESSION_ID, transcript_path=str(self.transcript), cwd=str(self.project),
+                        last_assistant_message=self.reply)  # the reply just appended, as Claude Code sends it
         return json.dumps(captured).encode()
 
     def statusline_payload(self) -> bytes:
@@ -133,8 +135,10 @@ class Session:
 
     def append_turn(self) -> None:
         self.turns += 1
+        turn = synth.one_turn(f"bench-turn-{self.turns}-{time.time_ns()}")
+        self.reply = synth.last_reply(turn)
         with open(self.transcript, "ab") as handle:
-            handle.write(synth.one_turn(f"bench-turn-{self.turns}-{time.time_ns()}"))
+            handle.write(turn)
 
     def stop(self) -> tuple[float, int]:
         elapsed, rss, status, stderr = timed(["sh", str(REPO / "bin" / "ss-hook"), "Stop"], self.stop_payload(), self.env(), cwd=str(self.project))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -84,6 +85,14 @@ def one_turn(salt: str) -> bytes:
             if b'"type":"assistant"' in turn and abs(len(turn) - TURN_TARGET) < abs(len(best) - TURN_TARGET):
                 best = turn.replace(source.stem.encode(), SESSION_ID.encode())
     return fresh_ids(best, salt)
+
+
+def last_reply(turn: bytes) -> str:
+    """The turn's last assistant text: what Claude Code passes to Stop as last_assistant_message."""
+    sys.path.insert(0, str(REPO / "examples"))
+    from replay import last_reply as from_lines
+
+    return from_lines(turn)
 
 
 def cache_dir() -> Path:

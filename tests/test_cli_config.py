@@ -41,7 +41,7 @@ def test_origin_of_each_layer(bare: Project) -> None:
 def test_set_rejects_bad_values_and_writes_nothing(bare: Project) -> None:
     target = bare.dir / ".claude" / "session-state.json"
     line = bare.fails("config", "set", "checkpoints_keep", "0")
-    assert "checkpoints_keep" in line and "greater than or equal to 1" in line and "accepted:" in line
+    assert "checkpoints_keep" in line and "has value 0, which is not accepted" in line and "≥ 1" in line and "accepted:" in line
     line = bare.fails("config", "set", "thresholds.warning", "95")
     assert "must rise" in line
     line = bare.fails("config", "set", "no_such_key", "1")

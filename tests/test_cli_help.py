@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
 
-from test_cli_support import MAROT_ID, REPO, Project, fresh  # noqa: F401 - fixtures
+from test_cli_support import MAROT_ID, REPO, Project, cli_argv, fresh  # noqa: F401 - fixtures
 
 COMMANDS = [
     ["status"],
+    ["budget"],
+    ["statusline"],
     ["checkpoints"],
     ["handoff"],
     ["handoff", "show"],
@@ -29,14 +32,26 @@ COMMANDS = [
     ["doctor"],
     ["install-statusline"],
     ["uninstall-statusline"],
+    ["install-cli"],
+    ["migrate"],
 ]
 # Exit codes an example may have besides 0: doctor reports problems of the test machine with 1.
-ALLOWED = {"doctor": {0, 1}}
+ALLOWED = {"doctor": {0, 1}, "migrate": {0, 2}}  # migrate: exit 2 says there is no old folder to move
 
 
 def examples(help_text: str) -> list[str]:
     lines = help_text.split("examples:\n", 1)[1].splitlines() if "examples:\n" in help_text else []
-    return [line.strip() for line in lines if line.strip().startswith("session-state ")]
+    return [line.strip() for line in lines if line.strip().startswith("session-state ") or "| session-state " in line]
+
+
+def test_the_list_covers_every_command() -> None:
+    """A new command cannot go without examples: the list here is checked against the CLI's own."""
+    import argparse
+
+    from session_state import cli
+
+    sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == {c[0] for c in COMMANDS}
 
 
 def test_every_command_has_help_with_examples(fresh: Project) -> None:
@@ -64,8 +79,15 @@ def test_every_example_runs(fresh: Project, tmp_path) -> None:  # noqa: ANN001
                 .replace("/tmp/", f"{tmp_path}/")  # before the repo path, which may itself be under /tmp
                 .replace("tests/fixtures/", f"{REPO}/tests/fixtures/")
             )
-            argv = shlex.split(text)[1:]
-            out = fresh.run(*argv, env={"CLAUDE_CODE_SESSION_ID": MAROT_ID})
+            if "| session-state " in text:  # a pipeline: run it as a shell would, with this CLI
+                feed, rest = text.split("| session-state ", 1)
+                argv = shlex.split(rest)
+                out = subprocess.run(["sh", "-c", f'{feed} | "$@"', "sh", *cli_argv(), *argv], cwd=fresh.dir,
+                                     env={**fresh.env, "CLAUDE_CODE_SESSION_ID": MAROT_ID}, capture_output=True,
+                                     text=True, timeout=120)
+            else:
+                argv = shlex.split(text)[1:]
+                out = fresh.run(*argv, env={"CLAUDE_CODE_SESSION_ID": MAROT_ID})
             assert "Traceback" not in out.stderr, f"{example}: {out.stderr}"
             assert out.returncode in ALLOWED.get(argv[0], {0}), f"{example} exited {out.returncode}: {out.stderr}"
             if "--json" in argv:

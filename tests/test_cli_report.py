@@ -64,7 +64,7 @@ def test_session_report_draws_everything(fresh: Project) -> None:
 def test_configured_thresholds_are_drawn(fresh: Project, tmp_path: Path) -> None:
     fresh.ok("config", "set", "thresholds.warning", "70")
     fresh.ok("config", "set", "autocompact_pct", "80", "--user")
-    target = tmp_path / "out" / "r.html"
+    target = tmp_path / "r.html"
     fresh.ok("report", "--session", MAROT_ID, "--out", str(target))
     svg = svg_of(target.read_text())
     assert "warning 70%" in [t.text for t in by_class(svg, "threshold-label")]

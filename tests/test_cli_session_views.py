@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 
 from test_cli_support import MAROT_ID, WORKTREES_ID, Project, bare, fresh, shared  # noqa: F401 - fixtures
 
@@ -53,11 +55,21 @@ def test_unknown_session_and_no_state_are_one_line_errors(shared: Project, tmp_p
     assert "does not exist" in shared.fails("status", "--project", str(tmp_path / "missing"))
 
 
+def _touch_transcript(project: Project, sid: str, when: float) -> None:
+    path = json.loads((project.session_dir(sid) / "cursor.json").read_text())["path"]
+    os.utime(path, (when, when))
+
+
 def test_sessions_lists_newest_first_with_lineage(shared: Project) -> None:
-    shared.ok("status", "--session", WORKTREES_ID)
+    """Newest by transcript activity; commands that write a session's state do not reorder."""
+    now = time.time()
+    _touch_transcript(shared, WORKTREES_ID, now - 60)
+    _touch_transcript(shared, MAROT_ID, now - 120)
+    shared.ok("status", "--session", MAROT_ID)  # writes MAROT's state: not activity
     rows = json.loads(shared.ok("sessions", "--json"))
     assert [r["session_id"] for r in rows] == [WORKTREES_ID, MAROT_ID]
-    shared.ok("status", "--session", MAROT_ID)
+    assert [r["updated"] for r in rows] == sorted((r["updated"] for r in rows), reverse=True)
+    _touch_transcript(shared, MAROT_ID, now)
     assert [r["session_id"] for r in json.loads(shared.ok("sessions", "--json"))] == [MAROT_ID, WORKTREES_ID]
     assert rows[1]["cleared_into"] == WORKTREES_ID and rows[0]["previous"] == MAROT_ID
     assert rows[0]["tasks"] == "6/6" and rows[1]["percent"] == 38.7

@@ -388,6 +388,10 @@ def tool(name: str, args: dict[str, Any], tool_id: str | None = None) -> dict[st
     return {"type": "tool_use", "id": tool_id or f"toolu_{next(_counter)}", "name": name, "input": args}
 
 
+def result(tool_id: str, *, error: bool = False, text: str = "ok") -> dict[str, Any]:
+    return {"type": "tool_result", "tool_use_id": tool_id, "content": text, "is_error": error}
+
+
 def facts_of(facts: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [f for f in facts if f["k"] == kind]
 
@@ -417,8 +421,10 @@ def test_tool_facts_todos_files_commands_and_latest_assistant_text(tmp_path: Pat
     path = write(
         tmp_path / "s.jsonl",
         asst(1, 1, content=[{"type": "text", "text": "first"}, tool("TodoWrite", {"todos": todos})]),
-        asst(1, 1, content=[tool("Read", {"file_path": "/p/a.py"}), tool("Edit", {"file_path": "/p/b.py"})]),
-        asst(1, 1, content=[tool("Write", {"file_path": "/p/c.py"}), tool("NotebookEdit", {"notebook_path": "/p/n.ipynb"})]),
+        asst(1, 1, content=[tool("Read", {"file_path": "/p/a.py"}, "t_a"), tool("Edit", {"file_path": "/p/b.py"}, "t_b")]),
+        user([result("t_a"), result("t_b")]),
+        asst(1, 1, content=[tool("Write", {"file_path": "/p/c.py"}, "t_c"), tool("NotebookEdit", {"notebook_path": "/p/n.ipynb"}, "t_n")]),
+        user([result("t_c"), result("t_n")]),
         asst(1, 1, content=[tool("Bash", {"command": "export TOKEN=ghp_" + "a" * 36 + " && " + "y" * 400})]),
         asst(1, 1, content=[{"type": "text", "text": "the last word"}]),
         asst(1, 1, side=True, content=[{"type": "text", "text": "from a sidechain"}]),
@@ -435,6 +441,22 @@ def test_tool_facts_todos_files_commands_and_latest_assistant_text(tmp_path: Pat
     assert "ghp_" + "a" * 36 not in cmd["command"] and len(cmd["command"]) <= CMD_CHARS
     assert [f["text"] for f in facts_of(facts, "assistant")] == ["the last word"]
     assert len({f["id"] for f in facts}) == len(facts)
+
+
+def test_a_denied_or_failed_file_tool_is_not_listed(tmp_path: Path) -> None:
+    """Finding 8 of issue 11: a Write the permission system denied was listed as an edit."""
+    denied = "Claude requested permissions to write to /p/secret.py, but you haven't granted it yet."
+    path = write(
+        tmp_path / "s.jsonl",
+        asst(1, 1, content=[tool("Write", {"file_path": "/p/secret.py", "content": "x"}, "t_w")]),
+        user([result("t_w", error=True, text=denied)]),
+        asst(1, 1, content=[tool("Edit", {"file_path": "/p/ok.py"}, "t_e")]),
+    )
+    cursor, facts = transcript.update(None, path)
+    assert facts_of(facts, "file") == []  # the Edit's result has not arrived yet
+    append(path, user([result("t_e")]))
+    _, more = transcript.update(roundtrip(cursor), path)
+    assert [(f["path"], f["op"]) for f in facts_of(more, "file")] == [("/p/ok.py", "edit")]
 
 
 def test_task_create_is_joined_with_its_result_across_updates(tmp_path: Path) -> None:

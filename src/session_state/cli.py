@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 # Order is the order of `--help`.
 COMMANDS = [
@@ -32,6 +32,7 @@ COMMANDS = [
     "doctor",
     "migrate",
     "install_statusline",
+    "install_cli",
 ]
 
 
@@ -39,10 +40,22 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors that name the (sub)command and where its help is.
+
+    argparse's own error prints the usage block of the parser that noticed the problem, which
+    for a flag a subcommand does not know is the top-level parser: two lines about the wrong
+    command. Subparsers are made with this class too (argparse uses the parent's class).
+    """
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with `only`, just that command's module is loaded (the status line runs
     on every redraw and should not pay for importing sixteen other commands)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="session-state",
         description="Session state, token budget, checkpoints and handoffs for Claude Code.",
     )
@@ -102,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str]) -> int:
     first = argv[0].replace("-", "_") if argv else ""
     parser = build_parser(first if first in COMMANDS else None)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _deepest(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
@@ -122,6 +137,16 @@ def _run(argv: list[str]) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+
+
+def _deepest(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)command parser the arguments reached: the one whose help a user needs."""
+    while True:
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        chosen = getattr(args, sub.dest, None) if sub is not None else None
+        if sub is None or chosen not in sub.choices:
+            return parser
+        parser = sub.choices[chosen]
 
 
 if __name__ == "__main__":

@@ -25,7 +25,10 @@ try:  # as e2e.harness (the e2e tests)
 except ImportError:  # as a top-level module, with tests/e2e on sys.path (tests/test_cli_doctor.py)
     from fakeapi import FakeAPI, Recorded, tool_results  # type: ignore[no-redef]
 
-CLAUDE_VERSION = "2.1.330"
+PINNED_VERSION = "2.1.330"
+# The CLI version this run tests: the pinned one, or another (the newest on the npm registry in
+# `.ci/run`'s second pass) named by SESSION_STATE_CLAUDE_VERSION.
+CLAUDE_VERSION = os.environ.get("SESSION_STATE_CLAUDE_VERSION") or PINNED_VERSION
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_NAME = "session-state"
 

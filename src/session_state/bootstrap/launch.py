@@ -174,12 +174,15 @@ def notice(state: str) -> Optional[str]:
             "ready; nothing else is needed from you. Progress: %s" % layout.provision_log()
         )
     if state == "backoff":
+        from session_state.bootstrap import advice
+
         record = backoff.load(envkey.env_key(envkey.read_lock() or b"")) or {}
         next_try = record.get("next_try")
         when = time.strftime("%H:%M", time.localtime(next_try)) if isinstance(next_try, (int, float)) else "later"
+        why, fix = advice.explain(record)
         return (
-            "session-state could not set up its Python environment (step: %s); it will retry "
-            "after %s. Run `session-state doctor` for details." % (record.get("phase", "unknown"), when)
+            "session-state runs with basic handoffs only: its Python environment could not be built (%s). "
+            "Fix: %s (or wait for the automatic retry after %s)." % (why, fix, when)
         )
     if state == "error":
         from session_state.core import paths

@@ -12,7 +12,8 @@ Order (pre-commit's install, security-guidance's pitfalls):
      env's own python, prefill tiktoken's cache;
   5. publish last: `.ready` (atomic replace), then the `by-lock` pointer `bin/ss-hook` reads;
   6. on failure remove the partial env and record phase, rc, output tail and the next try;
-  7. after a success, remove envs that are neither the current nor the previous one.
+  7. after a success, remove envs that are neither the current nor the previous one, and fold
+     the sessions journaled while it was being built (session_state.core.backlog).
 The final status word is printed last: built, ready, busy, backoff, failed, no-lock.
 
 Test seam: SESSION_STATE_REQUIREMENTS names another lock file (see envkey.lock_path).
@@ -89,7 +90,28 @@ def _build(key: str, lock_bytes: bytes) -> str:
         cleanup(keep=key)
     except OSError as exc:
         log.write("provision: cleanup of old envs failed", exc)
+    fold_backlog(str(layout.env_python(env)))
     return "built"
+
+
+BACKLOG_TIMEOUT = 300
+
+
+def fold_backlog(python: str) -> None:
+    """Fold the sessions journaled while this env was being built, with the env just made.
+
+    A first session often ends before its environment is ready; without this, its state
+    would wait for the next session's first hook.
+    """
+    import subprocess
+
+    env = build.clean_env()
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    try:
+        subprocess.run([python, "-X", "utf8", "-m", "session_state.core.backlog"], env=env, stdin=subprocess.DEVNULL,
+                       timeout=BACKLOG_TIMEOUT, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.write("provision: could not fold the sessions journaled during the build", exc)
 
 
 def publish(key: str, lock_bytes: bytes, env: Path, installer: str, timings: Dict[str, float],

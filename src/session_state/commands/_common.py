@@ -3,7 +3,9 @@
 Stdlib only at import (the command registry imports every command module for `--help`).
 A command never guesses silently: `--session ID` wins, then Claude Code's own
 `CLAUDE_CODE_SESSION_ID` (set inside a session, so slash commands mean *this* session), then
-the project's most recently updated session. When the project has no state yet the error
+the project's newest session by transcript activity: what the user last worked in, never
+the session some command last touched (commands write state files; transcripts only grow
+when the user works). When the project has no state yet the error
 says that the hooks write it, since that is what a first-time user needs to know.
 """
 
@@ -19,8 +21,8 @@ from typing import Any, Callable
 from session_state.core import paths
 
 SESSION_ENV = "CLAUDE_CODE_SESSION_ID"
-# Files whose modification marks a session as "recently updated".
-_ACTIVITY_FILES = (paths.STATE, paths.USAGE, paths.CURSOR, paths.JOURNAL, paths.HANDOFF)
+# Files only the hooks write: a session's activity when its transcript cannot be read.
+_HOOK_FILES = (paths.USAGE, paths.JOURNAL)
 
 
 def parser(subparsers: Any, name: str, help_text: str, description: str, examples: list[str]) -> argparse.ArgumentParser:
@@ -44,7 +46,7 @@ def add_session(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--session",
         metavar="ID",
-        help=f"session id (default: ${SESSION_ENV}, else the project's most recently updated session)",
+        help=f"session id (default: ${SESSION_ENV}, else the project's newest session by transcript activity)",
     )
 
 
@@ -91,9 +93,15 @@ def _session_dirs(root_dir: Path) -> list[Path]:
 
 
 def last_activity(session_dir: Path) -> float:
-    """Newest mtime among the files the hooks write: how recently the session was updated."""
+    """When the session was last worked in: its transcript's mtime, else the hooks' records'."""
+    path = transcript_path(session_dir)
+    if path:
+        try:
+            return os.stat(path).st_mtime
+        except OSError:
+            pass
     newest = 0.0
-    for name in _ACTIVITY_FILES:
+    for name in _HOOK_FILES:
         try:
             newest = max(newest, (session_dir / name).stat().st_mtime)
         except OSError:
@@ -102,7 +110,7 @@ def last_activity(session_dir: Path) -> float:
 
 
 def session_dirs(root_dir: Path) -> list[Path]:
-    """The project's session folders, most recently updated first."""
+    """The project's session folders, newest transcript activity first."""
     return sorted(_session_dirs(root_dir), key=lambda p: (last_activity(p), p.name), reverse=True)
 
 
@@ -200,6 +208,12 @@ def validation_reason(exc: Exception) -> str:
         got = json.dumps(first.get("input"), default=str)
         return f"field {where}: {first.get('msg')} (got {got[:60]})"
     return str(exc)
+
+
+def config_line(problems: list[str]) -> str:
+    """One line about a broken configuration, for commands whose subject is something else."""
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"Config: {problems[0]}{more}; see `session-state config show`"
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:

@@ -16,10 +16,20 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    from session_state.commands import _common
+
+    parser = _common.parser(
+        subparsers,
         "budget",
-        help="context window use, room before auto-compaction, session token totals",
-        description="Token budget of a session, read from its Claude Code transcript.",
+        "context window use, room before auto-compaction, session token totals",
+        "Token budget of a session, read from its Claude Code transcript. Without a TRANSCRIPT or --session: "
+        "the project's newest session (by transcript activity).",
+        [
+            "session-state budget",
+            "session-state budget --json",
+            "session-state budget --breakdown",
+            "session-state budget tests/fixtures/transcripts/marot-spotter/258c7280-ae70-4798-800f-63464d01a85d.jsonl",
+        ],
     )
     parser.add_argument("transcript", nargs="?", help="path of a transcript (.jsonl)")
     parser.add_argument("--session", metavar="ID", help="session id (found via the state store or ~/.claude/projects)")
@@ -37,14 +47,18 @@ def run(args: argparse.Namespace) -> int:
     from session_state.core import budget, paths, settings, transcript
     from session_state.cli import CliError
 
+    from session_state.commands import _common
+
     project = paths.project_dir()
     if args.transcript:
         path = os.path.abspath(args.transcript)
+        if not os.path.exists(path):
+            raise CliError(f"transcript {args.transcript} does not exist")
         session_id = Path(path).stem
     else:
         session_id = args.session or os.environ.get("CLAUDE_CODE_SESSION_ID") or ""
         if not session_id:
-            raise CliError("give a TRANSCRIPT path or --session ID")
+            session_id, _ = _common.session(args, _common.root(project))
         path = find_transcript(session_id, project)
         if path is None:
             raise CliError(f"no transcript found for session {session_id!r} (looked in the state store and {paths.claude_projects_dir()})")
@@ -52,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     cursor, _ = transcript.update(start, path, facts=False)
     if cursor.get("error") and not cursor.get("subagents"):
         raise CliError(f"cannot read transcript {path}: {cursor['error']}")
+    if not_a_transcript(cursor):
+        raise CliError(f"{path} is not a Claude Code transcript (no line of it carries a session id, version or usage)")
     result = budget.compute(cursor, settings.load(project))
     result["transcript"] = path
     result["session_id"] = session_id
@@ -59,12 +75,17 @@ def run(args: argparse.Namespace) -> int:
         from session_state.state import breakdown
 
         result["breakdown"] = breakdown.compute(path, result)
+    problems = settings.problems(project)
     if args.json:
-        print(json.dumps(result, separators=(", ", ": ")))
+        print(json.dumps({**result, "config_errors": problems} if problems else result, separators=(", ", ": ")))
     else:
         print(render(result, cursor))
         if args.breakdown:
             print(render_breakdown(result["breakdown"]))
+        if problems:
+            from session_state.core.inert import line
+
+            print(line(_common.config_line(problems)))
     return 0
 
 
@@ -94,6 +115,18 @@ def render_breakdown(found: dict[str, Any]) -> str:
             diff = "" if row["error_pct"] is None else f"  {row['error_pct']:+.0f}%"
             lines.append(f"  {row['category']:<20} ours {row['ours']:>10,}  /context {row['context']:>10,}{diff}")
     return "\n".join(lines)
+
+
+def not_a_transcript(cursor: dict[str, Any]) -> bool:
+    """Read to the end, yet no line looked like Claude Code's: another kind of file."""
+    return bool(
+        cursor.get("offset")
+        and not cursor.get("first_session_id")
+        and not cursor.get("version")
+        and not cursor.get("last_usage")
+        and not cursor.get("compactions")
+        and not cursor.get("subagents")
+    )
 
 
 def find_transcript(session_id: str, project: Path) -> str | None:

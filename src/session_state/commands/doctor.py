@@ -46,10 +46,13 @@ def register(subparsers: Any) -> None:
         "Check the Python environment the hooks use, the dependencies, the state folder, the offline tokenizer, "
         "the hook registration, that each session's files validate and agree (memory sync), and disk use. "
         "Exit 1 when something needs fixing.",
-        ["session-state doctor", "session-state doctor --json"],
+        ["session-state doctor", "session-state doctor --json", "session-state doctor --retry-env"],
     )
     _common.add_project(p)
     _common.add_json(p)
+    p.add_argument("--retry-env", action="store_true",
+                   help="build the plugin's Python environment now, ignoring the wait after a failure "
+                        "(after you fixed what the environment line names)")
     p.set_defaults(func=run)
 
 
@@ -57,15 +60,17 @@ def run(args: argparse.Namespace) -> int:
 
     project = _common.project(args)
     root = paths.state_root(project, create=False)
+    if args.retry_env:
+        retry_environment()
     checks = [
         environment(),
         *dependencies(),
+        command_on_path(),
         writable(root),
         old_state(project),
         tokenizer(),
         hooks_registered(),
-        configuration(project),
-        *memory_sync(root),
+        *_full_tier(lambda: [configuration(project), *memory_sync(root)]),
         disk_use(root, project),
     ]
     failed = any(c.status == "fail" for c in checks)
@@ -94,12 +99,15 @@ def environment() -> Check:
         return Check("python environment", "warn", "being set up right now", f"wait a minute; progress: {info.get('log')}")
     failure = info.get("last_failure")
     if failure:
+        from session_state.bootstrap import advice
+
+        why, fix = advice.explain(failure)
+        when = f" (automatic retry in {info['retry_in_s']} s)" if info.get("retry_in_s") else ""
         return Check(
             "python environment",
             "fail",
-            f"setting it up failed at step {failure.get('phase', '?')}: {str(failure.get('stderr_tail') or failure.get('rc') or '').strip()[-160:]}",
-            f"see {info.get('log')}; it is retried automatically"
-            + (f" in {info.get('retry_in_s')} s" if info.get("retry_in_s") else ""),
+            f"could not be built: {why}; the hooks keep basic handoffs meanwhile{when}. Log: {info.get('log')}",
+            fix,
         )
     if info.get("lock_file") and info.get("key") is None:
         return Check("python environment", "fail", f"no lock file at {info['lock_file']}", "reinstall the plugin")
@@ -111,19 +119,72 @@ def environment() -> Check:
     )
 
 
+def retry_environment() -> None:
+    """Build the environment now (in this process, output to the terminal), whatever the backoff says."""
+    from session_state.bootstrap import provision
+
+    print("building the environment (this takes a minute with pip) ...", flush=True)
+    print(f"environment: {provision.provision(force=True)}", flush=True)
+
+
+def command_on_path() -> Check:
+    """Is `session-state` a command in the user's own shell (not only in Claude Code's Bash tool)?"""
+    from session_state.core import launcher
+
+    found = shutil.which("session-state")
+    if found:
+        return Check("command in your shell", "ok", f"session-state is {found}")
+    stable = launcher.stable_path()
+    if not stable.is_file():
+        return Check("command in your shell", "warn", "not installed yet (the first session's start puts it in place)",
+                     "start a Claude Code session, then run the install-cli line doctor prints")
+    return Check("command in your shell", "warn", f"not on your PATH (it is at {stable})",
+                 f"sh {stable} install-cli")
+
+
+def _full_tier(checks: Any) -> list[Check]:
+    """Checks that need the plugin's packages; without them one line says so."""
+    try:
+        return list(checks())
+    except ModuleNotFoundError as exc:
+        return [Check("configuration and saved files", "skip",
+                      f"need the plugin's Python environment ({exc.name} is missing here)",
+                      "see the python environment line above")]
+
+
 def dependencies() -> list[Check]:
+    """The packages of the interpreter doctor runs on.
+
+    Without them, doctor is running on a plain Python because the plugin's environment is not
+    ready: that is one problem, named once by the environment line, not six failures here.
+    """
     out = []
     from importlib import metadata
 
+    missing = []
     for name in DEPENDENCIES:
         try:
             importlib.import_module(name)
             version = metadata.version(name)
         except Exception as exc:  # a broken compiled module raises anything from ImportError to OSError
-            out.append(Check(f"dependency {name}", "fail", f"cannot import: {exc}", f"pip install {name} (or reinstall the plugin)"))
+            missing.append(Check(f"dependency {name}", "fail", f"cannot import: {exc}",
+                                 f"pip install {name} (or reinstall the plugin)"))
             continue
         out.append(Check(f"dependency {name}", "ok", version))
-    return out
+    if missing and not _in_ready_environment():
+        names = ", ".join(c.name.removeprefix("dependency ") for c in missing)
+        return out + [Check("dependencies", "skip", f"{names} not in {sys.executable}: doctor runs on a plain Python "
+                            "because the plugin's environment is not ready (see the python environment line)")]
+    return out + missing
+
+
+def _in_ready_environment() -> bool:
+    """Is a ready plugin environment there (so missing packages mean a broken one)?"""
+    try:
+        from session_state.bootstrap import launch
+    except ImportError:
+        return True
+    return bool(launch.status().get("ready"))
 
 
 def writable(root: Path) -> Check:
@@ -165,7 +226,10 @@ def tokenizer() -> Check:
         "print(json.dumps(tokens.estimate(sys.argv[1], sys.argv[2]), default=str))"
     )
     dead = "http://127.0.0.1:9"
-    env = {**os.environ, "HTTP_PROXY": dead, "HTTPS_PROXY": dead, "http_proxy": dead, "https_proxy": dead, "NO_PROXY": "", "no_proxy": ""}
+    # The plugin runs its Python with -I (no PYTHONPATH of the parent reaches it), so the
+    # package is found from its own location; the child gets the same folder explicitly.
+    src = str(Path(importlib.util.find_spec("session_state").origin).resolve().parents[1])  # type: ignore[arg-type]
+    env = {**os.environ, "PYTHONPATH": src, "HTTP_PROXY": dead, "HTTPS_PROXY": dead, "http_proxy": dead, "https_proxy": dead, "NO_PROXY": "", "no_proxy": ""}
     try:
         out = subprocess.run(
             [sys.executable, "-c", code, SAMPLE, SAMPLE_MODEL], capture_output=True, text=True, timeout=60, env=env

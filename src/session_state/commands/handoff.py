@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
         "show",
         help="print the current handoff",
         description="Print the session's handoff as written by the hooks (validated first).",
-        epilog="examples:\n  session-state handoff show\n  session-state handoff show --format json",
+        epilog="examples:\n  session-state handoff show\n  session-state handoff show --json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common.add_session(show)
@@ -47,6 +47,7 @@ def register(subparsers: Any) -> None:
         help="toon (as saved), md (for people), json, inject (the capped text a compaction injects), "
         "or size (TOON against JSON, in characters and estimated tokens)",
     )
+    _common.add_json(show)
     show.set_defaults(func=run_show)
     create = actions.add_parser(
         "create",
@@ -66,6 +67,10 @@ def run_show(args: argparse.Namespace) -> int:
     from session_state.state import handoff
     from session_state.core import settings
 
+    if args.json:
+        if args.format not in ("toon", "json"):
+            raise _common.error(f"--json and --format {args.format} ask for two different outputs; give one")
+        args.format = "json"
     project, root, sid, folder = _common.resolve(args)
     path = folder / paths.HANDOFF
     try:

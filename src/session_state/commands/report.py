@@ -53,8 +53,7 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out else Path.cwd() / f"{path.stem}-report.html"
     else:
         root = _common.root(project)
-        sid, folder = _common.session(args, root)
-        _common.materialize(project, sid, folder)  # the handoff shown is the current one
+        sid, folder = _common.session(args, root)  # read-only: the handoff shown is the one on disk
         transcript = _common.transcript_path(folder)
         if not transcript or not Path(transcript).is_file():
             raise _common.error(
@@ -62,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
             )
         path = Path(transcript)
         out = Path(args.out) if args.out else folder / "report.html"
+    if out.parent and not out.parent.is_dir():
+        raise _common.error(f"cannot write {out}: the folder {out.parent} does not exist")
     data = collect.gather(
         str(path),
         settings.load(project),
@@ -71,8 +72,6 @@ def run(args: argparse.Namespace) -> int:
     )
     page = render(data)
     try:
-        if out.parent and not out.parent.exists():
-            out.parent.mkdir(parents=True)
         fsutil.atomic_write(out, page.encode("utf-8"), durable=False)
     except OSError as exc:
         raise _common.error(f"cannot write {out}: {exc.strerror or exc}") from None

@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
         subparsers,
         "sessions",
         "the project's sessions with status, budget and lineage",
-        "List the project's sessions, most recently updated first: status, budget, tasks and lineage "
+        "List the project's sessions, newest first (by transcript activity, the `updated` column): status, budget, tasks and lineage "
         "(parent, forks, cleared into).",
         ["session-state sessions", "session-state sessions --json"],
     )
@@ -73,7 +73,7 @@ def describe(folder: Path) -> dict[str, Any]:
     row: dict[str, Any] = {
         "session_id": st.session_id if st else _common.session_id_of(folder),
         "status": st.status if st else ("invalid state" if problem else "no state yet"),
-        "updated": st.updated if st else (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(activity)) if activity else None),
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(activity)) if activity else (st.updated if st else None),
         "percent": st.budget.percent if st and st.budget else None,
         "level": st.budget.level if st and st.budget else None,
         "tasks": f"{sum(t.status == 'completed' for t in st.tasks)}/{len(st.tasks)}" if st else "-",

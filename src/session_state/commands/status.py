@@ -29,12 +29,19 @@ def run(args: argparse.Namespace) -> int:
     project, root, sid, folder = _common.resolve(args)
     result = _common.materialize(project, sid, folder)
     data = summary(result)
+    from session_state.core import settings
+
+    data["config_errors"] = settings.problems(project)
     if args.json:
         _common.print_json(data)
     else:
         from session_state.core.inert import data as inert_data
 
         print(render(inert_data(data)))
+        if data["config_errors"]:
+            from session_state.core.inert import line
+
+            print(line(_common.config_line(data["config_errors"])))
     return 0
 
 
@@ -67,9 +74,6 @@ def summary(result: Any) -> dict[str, Any]:
         },
         "recovered": result.recovered,
     }
-
-
-_MARK = {"completed": "[x]", "in_progress": "[>]", "blocked": "[!]", "failed": "[-]", "pending": "[ ]"}
 
 
 def budget_line(budget: dict[str, Any] | None) -> str:
@@ -113,13 +117,9 @@ def render(data: dict[str, Any]) -> str:
         f"  model {data['model'] or 'unknown'}; branch {data['git_branch'] or '-'}; updated {data['updated']}",
         f"Task: {data['task'] or 'none recorded yet'}",
     ]
-    items = data["items"]
-    if items:
-        done = sum(1 for i in items if i["status"] == "completed")
-        lines.append(f"Items ({done}/{len(items)} completed):")
-        lines += [f"  {_MARK.get(i['status'], '[?]')} {i['subject']}  ({i['status']})" for i in items]
-    else:
-        lines.append("Items: none (the task list is empty)")
+    from session_state.core.basic_handoff import task_lines
+
+    lines += task_lines(data["items"], "Items") or ["Items: none (the task list is empty)"]
     lines.append(f"Budget: {budget_line(data['budget'])}")
     cost = cost_line(data["budget"])
     if cost:

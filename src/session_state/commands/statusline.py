@@ -25,10 +25,15 @@ FALLBACK_LINE = "ctx ?"
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    from session_state.commands import _common
+
+    parser = _common.parser(
+        subparsers,
         "statusline",
-        help="one status line from Claude Code's statusline JSON on stdin",
-        description="Reads Claude Code's statusline JSON on stdin and prints one short line.",
+        "one status line from Claude Code's statusline JSON on stdin",
+        "Reads Claude Code's statusline JSON on stdin and prints one short line "
+        "(`session-state install-statusline` sets Claude Code up to run it).",
+        ["echo '{\"session_id\": \"demo\", \"cwd\": \".\"}' | session-state statusline"],
     )
     parser.set_defaults(func=run)
 

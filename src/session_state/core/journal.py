@@ -84,7 +84,7 @@ def sync_facts(session_dir: Path, transcript_path: str | None, redact: Callable[
     """Journal the facts of the transcript's bytes not yet extracted, each text through `redact`.
 
     Full tier (the detached refresh, PreCompact, SessionStart, SessionEnd, SubagentStop, the
-    CLI): its own cursor (`facts-cursor.json`) follows the transcript apart from the budget
+    CLI), and the basic handoff where the full environment is missing: its own cursor (`facts-cursor.json`) follows the transcript apart from the budget
     cursor. The journal is written before the cursor: a process killed between the two rereads
     those bytes next time, and the fold drops the repeated facts by id (line uuid + block).
     """

@@ -63,6 +63,26 @@ def load(project: Path) -> dict[str, Any]:
     return config.effective(project)
 
 
+def problems(project: Path) -> list[str]:
+    """The configuration errors behind `load(project)` (plain-word lines), [] when all is valid."""
+    from session_state.core import paths
+
+    if not any(size is not None for _, size, _ in stamp([paths.user_config_path(), paths.project_config_path(project)])) \
+            and not _env_overrides():
+        return []
+    load(project)  # brings the cache up to date when a file changed
+    try:
+        cached = json.loads((paths.state_root(project, create=False) / paths.CONFIG_CACHE).read_bytes())
+        errors = cached.get("errors") or []
+    except (OSError, ValueError, AttributeError):
+        try:
+            from session_state.state import config
+        except ImportError:
+            return []
+        return config.resolve(project)[2]
+    return [str(e) for e in errors]
+
+
 ENV_PREFIX = "SESSION_STATE_"
 
 

@@ -441,7 +441,7 @@ class _Reader:
             and find(b'"tool_result"', line_start, head) >= 0
             and find(b'"type":"user"', line_start, head) >= 0
             and find(b'"type":"assistant"', line_start, head) < 0
-        ):  # a tool result is no turn boundary; it matters only when it answers a pending TaskCreate or a failed Bash command
+        ):  # a tool result is no turn boundary; it matters only when it answers a pending TaskCreate, file tool or failed Bash command
             pending = self.c.get("pending") if self.facts else None
             answered = [key for key in pending or () if find(key.encode(), line_start, line_end) >= 0]
             if not answered:
@@ -694,8 +694,13 @@ class _Reader:
                 self._emit(facts.TASK_UPDATE, obj, where, index, task_id=str(task_id), status=_str(args.get("status")), **extra)
         elif name in FILE_OPS:
             target = args.get("file_path") or args.get("notebook_path")
-            if isinstance(target, str) and target:
-                self._emit(facts.FILE, obj, where, index, path=self.redact(target, facts.PROMPT_CHARS), op=FILE_OPS[name])
+            tool_id = block.get("id")
+            if isinstance(target, str) and target and isinstance(tool_id, str):
+                # Kept until its result: a call the permission system denied, or one that
+                # failed, touched nothing and must not be listed as an edit.
+                self._wait(tool_id, {"kind": "file", "id": facts.line_id(obj.get("uuid"), where, index),
+                                     "ts": _str(obj.get("timestamp")),
+                                     "path": self.redact(target, facts.PROMPT_CHARS), "op": FILE_OPS[name]})
         elif name == "Bash":
             command = args.get("command")
             if isinstance(command, str) and command:
@@ -747,6 +752,9 @@ class _Reader:
                                                command=waiting.get("command") or "", error=self.redact(error, facts.ERROR_CHARS)))
                 continue
             if waiting is None or block.get("is_error"):
+                continue
+            if waiting.get("kind") == "file":
+                self.out.append(facts.make(facts.FILE, waiting["id"], waiting.get("ts"), path=waiting.get("path") or "", op=waiting.get("op")))
                 continue
             task = result.get("task") if isinstance(result, dict) else None
             task_id = task.get("id") if isinstance(task, dict) else None

@@ -6,6 +6,7 @@ before they materialize, so that budget crossings are detected the same way ever
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,55 +45,87 @@ def locate(payload: dict[str, Any]) -> Where:
     return Where(session_id, project, root, paths.session_dir(root, session_id), settings.load(project))
 
 
-FLUSH_WAIT_S = 0.6
+FLUSH_WAIT_S = 1.5  # spent only while the reply is not on disk; Stop's timeout is 10 s
 _TAIL_BYTES = 256 * 1024
 
 
 def await_flush(transcript_path: str | None, message: str | None, timeout: float = FLUSH_WAIT_S) -> bool:
     """Wait (bounded) until the transcript holds the reply that Stop is reporting.
 
-    Measured on 2.1.330 under load: Stop can start before Claude Code has written the turn's
-    last assistant line, and the budget would then lag a whole turn. The reply's closing
-    words, in characters that JSON never escapes, show whether it is on disk yet.
+    Measured on 2.1.330: Stop can start before Claude Code has written the turn's last
+    assistant line (in `-p` runs most of all), and the budget would then lag a whole
+    response. The reply is on disk when its text, escaped as JSON writes it, appears after
+    the newest typed prompt: after the prompt, because a short reply ("Done.") is often
+    word for word an earlier one. A new session's transcript file may not exist yet at all
+    when its first Stop starts (measured on 2.1.330 in `-p`): that is waited for too.
     """
-    snippet = _closing_words(message or "")
-    if not snippet or not transcript_path:
+    needle = _escaped_tail(message or "")
+    if not needle or not transcript_path:
         return True
     import time
 
-    needle = snippet.encode()
     deadline = time.monotonic() + timeout
     while True:
         handle = fsutil.open_regular(transcript_path)
-        if handle is None:
-            return False
-        try:
-            with handle:
-                size = handle.seek(0, 2)
-                handle.seek(max(0, size - _TAIL_BYTES))
-                if needle in handle.read():
-                    return True
-        except OSError:
-            return False
+        tail = b""
+        if handle is not None:
+            try:
+                with handle:
+                    size = handle.seek(0, 2)
+                    handle.seek(max(0, size - _TAIL_BYTES))
+                    tail = handle.read()
+            except OSError:
+                return False
+        at = tail.rfind(needle)
+        if at >= 0 and at > _last_prompt_at(tail):
+            return True
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.02)
 
 
-def _closing_words(message: str, want: int = 24) -> str:
-    """The last run of plain ASCII letters, digits and spaces (at least 8 characters)."""
-    run: list[str] = []
-    for ch in reversed(message):
-        if ch.isascii() and (ch.isalnum() or ch == " "):
-            run.append(ch)
-            if len(run) >= want:
-                break
-        elif len(run) >= 8:
-            break
-        else:
-            run = []
-    text = "".join(reversed(run)).strip()
-    return text if len(text) >= 8 else ""
+_NEEDLE_CHARS = 120
+_USER_LINE = re.compile(rb'"type":\s*"user"')
+
+
+def _escaped_tail(message: str) -> bytes:
+    """The reply's last characters as they appear inside a JSON string on disk."""
+    import json
+
+    text = message.rstrip()[-_NEEDLE_CHARS:]
+    if not text.strip():
+        return b""
+    return json.dumps(text, ensure_ascii=False)[1:-1].encode("utf-8", "replace")
+
+
+def _last_prompt_at(tail: bytes) -> int:
+    """Offset in `tail` of the newest line holding a typed user prompt (-1: none in the tail)."""
+    import json
+
+    end = len(tail)
+    while end > 0:
+        start = tail.rfind(b"\n", 0, end - 1) + 1
+        line = tail[start:end]
+        if _USER_LINE.search(line):
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                obj = None
+            if isinstance(obj, dict) and _is_prompt(obj):
+                return start
+        end = start - 1 if start > 0 else 0
+    return -1
+
+
+def _is_prompt(obj: dict[str, Any]) -> bool:
+    if obj.get("isMeta") or obj.get("isSidechain") or obj.get("isCompactSummary"):
+        return False
+    message = obj.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, str):
+        return True
+    return isinstance(content, list) and not any(
+        isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
 
 
 def record_turn(payload: dict[str, Any], event: str, *, where: Where | None = None, spawn: bool = True) -> Outcome:

@@ -44,6 +44,7 @@ def run(event: str, raw: bytes) -> str:
         payload = _scrub(payload)
     from session_state.hooks.inputs import InputError
 
+    raw_payload = payload  # validate() may turn it into a model; the stdlib path needs the dict
     try:
         __import__(f"session_state.hooks.{module_name}")  # importlib itself would cost a module load
         handler = sys.modules[f"session_state.hooks.{module_name}"]
@@ -61,7 +62,7 @@ def run(event: str, raw: bytes) -> str:
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in _DEPENDENCIES:
             raise
-        return _without_environment(event, payload)
+        return _without_environment(event, raw_payload)
     return render(_with_quarantine_notice(event, payload, result))
 
 
@@ -106,24 +107,87 @@ _DEPENDENCIES = ("pydantic", "pydantic_core", "orjson", "filelock", "tiktoken", 
 
 
 def _without_environment(event: str, payload: Any) -> str:
-    """The full tier's packages are not here yet: keep the record, get them, say so once.
+    """The full tier's packages are not here (yet): keep the thread with the standard library.
 
     The journal and the budget need only the standard library, so the session's facts keep
-    being recorded; the first hook that has the environment folds them into state.
+    being recorded, and the session is noted for the first process that has the environment
+    to fold in (session_state.core.backlog). The `session-state` command is put in place. After a
+    compaction or /clear the model gets a basic handoff (task list, requests, files) built
+    from the journal; SessionStart tells the user, in one line, why the environment is not
+    there and what fixes it.
     """
+    from session_state.core import backlog, launcher
     from session_state.bootstrap import launch
+    from session_state.core import turn
     from session_state.hooks.inputs import common
 
     status = launch.start_provisioning()
     _log(f"{event}: dependencies missing in {sys.executable}; provisioning: {status}")
     try:
-        from session_state.core import turn
-
-        turn.record_turn(common(payload), event, spawn=False)
+        payload = common(payload)
+        where = turn.locate(payload)
+        turn.record_turn(payload, event, where=where, spawn=False)
+        backlog.note(where.project, where.session_id, payload.get("transcript_path"))
     except (ValueError, OSError) as exc:
         _log(f"{event}: could not record the turn without the environment: {exc}")
+        return ""
+    if event == "SessionEnd" and payload.get("reason") == "clear":
+        from session_state.core import fsutil, paths
+
+        fsutil.create_exclusive(where.session_dir / paths.ENDED_BY_CLEAR)
+    if event == "SessionStart":
+        launcher.expose_cli()
+    context = _basic_context(event, payload, where)
+    if event == "PreCompact":  # plain stdout is added to the summariser's instructions
+        return PRESERVE + context + "\n" if context else ""
     message = launch.notice(status) if event == "SessionStart" else None
+    if context:
+        from session_state.hooks import output
+
+        return render(output.context("SessionStart", context[: output.CONTEXT_HARD_LIMIT - 1], message))
     return render({"systemMessage": message}) if message else ""
+
+
+def _basic_context(event: str, payload: dict[str, Any], where: Any) -> str:
+    """The basic handoff to inject (SessionStart compact / clear), or "" (also written at PreCompact)."""
+    from session_state.core import basic_handoff
+
+    extra = where.settings.get("redact_extra") or ()
+    cap = int(where.settings.get("inject_cap_chars", 9000))
+    try:
+        if event == "PreCompact":
+            _, text = basic_handoff.write(where.session_dir, BASIC_HEADING, extra, payload.get("transcript_path"))
+            return text
+        if event != "SessionStart":
+            return ""
+        source = payload.get("source")
+        if source == "compact":
+            path, text = basic_handoff.write(where.session_dir, BASIC_HEADING, extra, payload.get("transcript_path"))
+        elif source == "clear":
+            cleared = basic_handoff.cleared_session(where.root, where.session_id)
+            if cleared is None:
+                return ""
+            path, text = basic_handoff.write(cleared, BASIC_CLEAR_HEADING, extra)
+        else:
+            return ""
+    except OSError as exc:
+        _log(f"{event}: cannot write the basic handoff: {exc}")
+        return ""
+    from session_state.core.inert import line
+
+    tail = f"\n(saved at {line(str(path))})"
+    return text[: cap - len(tail)] + tail
+
+
+PRESERVE = "session-state: the summary must preserve, in its own section, the task list with each item's status, the latest requests and the files in play:\n\n"
+BASIC_HEADING = (
+    "session-state handoff (basic: the plugin's full environment is not available yet): the conversation "
+    "was just compacted; this is the saved state of the work."
+)
+BASIC_CLEAR_HEADING = (
+    "session-state handoff (basic: the plugin's full environment is not available yet) from the session "
+    "before /clear: continue from here."
+)
 
 
 _PATH_FIELDS = ("transcript_path", "cwd", "agent_transcript_path")

@@ -21,7 +21,7 @@ def validate(payload: Any) -> events.SessionStart:
 
 def handle(inp: events.SessionStart) -> dict[str, Any] | None:
     from session_state.state import checkpoints, project_files as project, materialize as refresh, shared
-    from session_state.core import facts, inert, journal, notices, paths
+    from session_state.core import facts, inert, journal, launcher, notices, paths
     from session_state.hooks import output
     from session_state.state import continuity
     from session_state.core import turn
@@ -29,7 +29,8 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
     payload = inp.model_dump()
     where = turn.locate(payload)
     source = inp.source or "startup"
-    expose_cli()
+    launcher.expose_cli()
+    _fold_backlog()
     if source == "resume":  # running again: no longer a finished session to point others at
         try:
             (where.session_dir / paths.ENDED).unlink()
@@ -123,55 +124,11 @@ def first_injection(session_dir: Path, source: str, text: str) -> bool:
     return fsutil.create_exclusive(marker)  # of several late starts racing, one injects
 
 
-def expose_cli() -> None:
-    """Put the `session-state` command on the PATH of the Bash tool.
+def _fold_backlog() -> None:
+    """Fold sessions journaled while the environment was being built (this hook has it now)."""
+    from session_state.core import backlog, log
 
-    Claude Code runs the lines a SessionStart hook appends to $CLAUDE_ENV_FILE before each
-    Bash call. The folder put there is the plugin data folder's bin/, whose launcher names the
-    data folder itself: tools do not get CLAUDE_PLUGIN_DATA (measured on 2.1.330), and without
-    it the CLI would not find the environment the plugin provisioned.
-    """
-    import os
-    import shlex
-
-    from session_state.core import paths
-
-    launcher = _stable_launcher(paths.plugin_bin())
-    env_file = os.environ.get("CLAUDE_ENV_FILE")
-    if not env_file or launcher is None:
-        return
-    line = f'export PATH={shlex.quote(str(launcher.parent))}:"$PATH"\n'
     try:
-        with open(env_file, "a+", encoding="utf-8") as handle:
-            handle.seek(0)
-            if line not in handle.read():
-                handle.write(line)
-    except OSError:
-        pass
-
-
-def _stable_launcher(bin_dir: Path) -> Path | None:
-    """Keep <plugin data>/bin/session-state pointing at this version of the plugin.
-
-    The plugin folder is a versioned cache copy that changes on every update; the Bash tool's
-    PATH and the status line command in the user's settings need a path that does not.
-    """
-    import os
-    import shlex
-
-    from session_state.core import fsutil, paths
-
-    data = paths.data_root()
-    target = paths.launcher_path()
-    body = (
-        "#!/bin/sh\n# session-state: kept current by the plugin at each session start\n"
-        f"CLAUDE_PLUGIN_DATA={shlex.quote(str(data))} exec sh {shlex.quote(str(bin_dir / 'session-state'))} \"$@\"\n"
-    ).encode()
-    try:
-        if fsutil.read_bytes(target) != body:
-            paths.ensure_dir(target.parent)
-            fsutil.atomic_write(target, body)
-            os.chmod(target, 0o700)
-    except OSError:
-        return None
-    return target
+        backlog.drain()
+    except Exception as exc:  # noqa: BLE001 - the start of this session matters more
+        log.write("SessionStart: could not fold the sessions journaled before the environment", exc)

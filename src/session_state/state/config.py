@@ -184,18 +184,34 @@ def _layer(path: Path) -> tuple[dict[str, Any], list[str]]:
     good: dict[str, Any] = {}
     errors = []
     for key, value in data.items():
-        try:
-            Config.model_validate({key: value})
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"]) or key
-            errors.append(
-                f"{path}: key {loc!r} has value {json.dumps(value)[:80]}: {err['msg']}; accepted: {_accepted(loc)}; "
-                "using the default"
-            )
+        problem = check(key, value)
+        if problem is not None:
+            errors.append(f"{path}: {problem}")
             continue
         good[key] = value
     return good, errors
+
+
+def check(key: str, value: Any) -> str | None:
+    """None when `key: value` is a valid setting, else a plain-words sentence about it.
+
+    Names the key, the value and what is accepted; an unknown key says it is ignored.
+    Never pydantic's own wording, which speaks of "inputs" and "extra fields".
+    """
+    if key not in Config.model_fields:
+        return f"unknown key {key!r} is ignored (known keys: {', '.join(Config.model_fields)})"
+    try:
+        Config.model_validate({key: value})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or key
+        shown = json.dumps(value, default=str)[:80]
+        if err.get("type") == "extra_forbidden":  # a sub-key, e.g. thresholds.alert
+            return f"key {loc!r} is unknown and ignored; {key} accepts {_accepted(key)}; using the default for {key}"
+        reason = err.get("ctx", {}).get("error") if err.get("type") == "value_error" else None
+        why = f" ({reason})" if reason else ""
+        return f"key {loc!r} has value {shown}, which is not accepted{why}; accepted: {_accepted(loc)}; using the default"
+    return None
 
 
 def _env_layer() -> tuple[dict[str, Any], list[str]]:
@@ -207,10 +223,9 @@ def _env_layer() -> tuple[dict[str, Any], list[str]]:
             value = json.loads(text)
         except ValueError:
             value = text
-        try:
-            Config.model_validate({key: value})
-        except ValidationError as exc:
-            errors.append(f"environment {name}={text[:40]!r}: {exc.errors()[0]['msg']}; accepted: {_accepted(key)}")
+        problem = check(key, value)
+        if problem is not None:
+            errors.append(f"environment variable {name}: {problem}")
             continue
         good[key] = value
     return good, errors
@@ -251,7 +266,9 @@ def _resolve(project: Path) -> tuple[dict[str, Any], dict[str, str], list[str], 
                 try:
                     values["thresholds"] = Thresholds.model_validate(merged).model_dump()
                 except ValidationError as exc:
-                    errors.append(f"{source}: thresholds {merged}: {exc.errors()[0]['msg']}; using the previous values")
+                    reason = exc.errors()[0].get("ctx", {}).get("error") or "not accepted"
+                    errors.append(f"{source}: key 'thresholds' combined to {json.dumps(merged)}, which is not accepted "
+                                  f"({reason}); accepted: {_accepted('thresholds')}; using the previous values")
                     continue
             else:
                 values[key] = Config.model_validate({key: value}).model_dump()[key]
@@ -279,10 +296,9 @@ def effective(project: Path) -> dict[str, Any]:
 
 def set_value(path: Path, key: str, value: Any, *, project_file: bool = False) -> None:
     """Write one key into a config file after validating it (for `session-state config set`)."""
-    try:
-        Config.model_validate({key: value})
-    except ValidationError as exc:
-        raise ConfigError(f"key {key!r} value {json.dumps(value)}: {exc.errors()[0]['msg']}; accepted: {_accepted(key)}")
+    problem = check(key, value)
+    if problem is not None:
+        raise ConfigError(problem.replace("; using the default", "").replace(" is ignored", " cannot be set"))
     if project_file and key not in PROJECT_KEYS:
         raise ConfigError(f"a project's file may not set {key!r} ({REFUSED[key]}); set it in your own file with --user")
     data: dict[str, Any] = {}

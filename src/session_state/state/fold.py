@@ -506,7 +506,8 @@ def git_status(project_dir: Path) -> tuple[str | None, bool | None]:
     branch = None
     if lines and lines[0].startswith("## "):
         head = lines[0][3:]
+        for prefix in ("No commits yet on ", "Initial commit on "):  # the latter: git before 2.15
+            if head.startswith(prefix):
+                head = head[len(prefix) :]
         branch = head.split("...")[0].split(" ")[0]
-        if branch.startswith("No commits yet on "):
-            branch = head[len("No commits yet on ") :]
     return branch, any(line and not line.startswith("##") for line in lines)
