@@ -34,6 +34,7 @@ COMMANDS = [
     ["uninstall-statusline"],
     ["install-cli"],
     ["migrate"],
+    ["scrub"],
 ]
 # Exit codes an example may have besides 0: doctor reports problems of the test machine with 1.
 ALLOWED = {"doctor": {0, 1}, "migrate": {0, 2}}  # migrate: exit 2 says there is no old folder to move
