@@ -40,6 +40,7 @@ def work_transcript(session_id: str) -> str:
                 {"type": "tool_use", "id": "t4", "name": "Bash", "input": {"command": "ls"}}],
             "usage": {"input_tokens": 10, "output_tokens": 10}}},
         {**base, "type": "user", "uuid": "r1", "timestamp": "2026-11-30T12:00:06.000Z", "message": {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "t2", "content": "The file /w/billing/importer/rows.py has been updated."},
             {"type": "tool_result", "tool_use_id": "t3", "is_error": True, "content": "Exit code 1\nFAILED test_rows.py::test_totals - assert 41 == 42"},
             {"type": "tool_result", "tool_use_id": "t4", "content": "importer"}]}},
         {**base, "type": "assistant", "uuid": "a2", "timestamp": "2026-11-30T12:00:09.000Z", "message": {
