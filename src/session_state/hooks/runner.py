@@ -109,12 +109,12 @@ _DEPENDENCIES = ("pydantic", "pydantic_core", "orjson", "filelock", "tiktoken", 
 def _without_environment(event: str, payload: Any) -> str:
     """The full tier's packages are not here (yet): keep the thread with the standard library.
 
-    The journal and the budget need only the standard library, so the session's facts keep
-    being recorded, and the session is noted for the first process that has the environment
-    to fold in (session_state.core.backlog). The `session-state` command is put in place. After a
-    compaction or /clear the model gets a basic handoff (task list, requests, files) built
-    from the journal; SessionStart tells the user, in one line, why the environment is not
-    there and what fixes it.
+    The budget needs only the standard library, so it keeps being recorded, and the session
+    is noted for the first process that has the environment to fold in
+    (session_state.core.backlog). The `session-state` command is put in place. After a
+    compaction or /clear the model gets a basic handoff (task list, requests, files) read from
+    the transcript with the built-in redaction rules (core.basic_handoff); SessionStart tells
+    the user, in one line, why the environment is not there and what fixes it.
     """
     from session_state.core import backlog, launcher
     from session_state.bootstrap import launch
