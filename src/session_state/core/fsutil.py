@@ -224,6 +224,20 @@ def open_regular(path: str | os.PathLike[str]):  # -> BinaryIO | None
     return os.fdopen(fd, "rb")
 
 
+def read_tail(path: str | os.PathLike[str], nbytes: int) -> bytes | None:
+    """The last `nbytes` of a regular file (None when it is missing or not a regular file).
+
+    Read errors after opening raise OSError: the callers decide what an unreadable file means.
+    """
+    handle = open_regular(path)
+    if handle is None:
+        return None
+    with handle:
+        size = handle.seek(0, 2)
+        handle.seek(max(0, size - nbytes))
+        return handle.read()
+
+
 def read_bytes(path: Path, *, limit: int | None = None, state: bool = False) -> bytes | None:
     """Read a regular file without following a symlink; None when it is missing or not a
     regular file (never blocks on a FIFO). `state`: the file is the plugin's own, so a symlink

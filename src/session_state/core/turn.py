@@ -66,16 +66,10 @@ def await_flush(transcript_path: str | None, message: str | None, timeout: float
 
     deadline = time.monotonic() + timeout
     while True:
-        handle = fsutil.open_regular(transcript_path)
-        tail = b""
-        if handle is not None:
-            try:
-                with handle:
-                    size = handle.seek(0, 2)
-                    handle.seek(max(0, size - _TAIL_BYTES))
-                    tail = handle.read()
-            except OSError:
-                return False
+        try:
+            tail = fsutil.read_tail(transcript_path, _TAIL_BYTES) or b""
+        except OSError:
+            return False
         at = tail.rfind(needle)
         if at >= 0 and at > _last_prompt_at(tail):
             return True

@@ -61,15 +61,11 @@ def recorded_parent(root: Path, session_id: str) -> str | None:
 
 
 def _uuids_from_end(path: Path, limit: int, tail_bytes: int = 4 << 20) -> list[str]:
-    handle = fsutil.open_regular(path)
-    if handle is None:
-        return []
     try:
-        with handle:
-            size = handle.seek(0, 2)
-            handle.seek(max(0, size - tail_bytes))
-            tail = handle.read()
+        tail = fsutil.read_tail(path, tail_bytes)
     except OSError:
+        return []
+    if tail is None:
         return []
     found: list[str] = []
     for line in reversed(tail.splitlines()):
