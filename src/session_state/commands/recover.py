@@ -91,7 +91,7 @@ def _restore(folder: Path, source: str | None, *, force: bool) -> tuple[str, Pat
     without checkpoints leaves the state file where it was. Returns None when there is nothing to do.
     """
     from session_state.core import fsutil, journal
-    from session_state.state import fold as state, store
+    from session_state.state import checkpoints, fold as state, store
     from session_state.state.models import SessionState
 
     path = folder / paths.STATE
@@ -111,11 +111,7 @@ def _restore(folder: Path, source: str | None, *, force: bool) -> tuple[str, Pat
         os.replace(path, moved)
     elif path.exists():
         moved = store.set_aside(path, notice=False)  # this command's own message says where
-    restored = cp.state.model_copy(deep=True)
-    restored.status = "recovered"
-    restored.recovered_from = cp.id
-    if cp.budget is not None:
-        restored.budget = cp.budget.model_copy()
+    restored = checkpoints.recovered(cp)
     state.save(folder, restored)
     pending, _ = journal.read(folder, restored.journal_offset)
     return why, moved, cp, pending

@@ -275,9 +275,17 @@ def restore_state(session_dir: Path) -> tuple[Checkpoint | None, SessionState | 
     cp = latest_valid(session_dir)
     if cp is None:
         return None, None
+    return cp, recovered(cp)
+
+
+def recovered(cp: Checkpoint) -> SessionState:
+    """A copy of the checkpoint's state marked recovered from it, with the budget it recorded.
+
+    The one restore rule, shared by the hooks' automatic recovery and `session-state recover`.
+    """
     state = cp.state.model_copy(deep=True)
     state.status = "recovered"
     state.recovered_from = cp.id
     if cp.budget is not None:
         state.budget = Budget.model_validate(cp.budget.model_dump())
-    return cp, state
+    return state
