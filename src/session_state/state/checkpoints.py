@@ -136,19 +136,45 @@ def latest_valid(session_dir: Path) -> Checkpoint | None:
 def refs(session_dir: Path, limit: int | None = None) -> list[CheckpointRef]:
     out: list[CheckpointRef] = []
     for name in names(session_dir)[:limit]:
-        stem = name[: -len(paths.CHECKPOINT_SUFFIX)]
-        parts = stem.split("-")
-        created = _created_from_id(parts[0])
-        trigger = "-".join(parts[1:-1]) or "?"
-        out.append(CheckpointRef(id=stem, created=created, trigger=trigger))
+        parsed = parse_name(name)
+        created = parsed.created.strftime("%Y-%m-%dT%H:%M:%SZ") if parsed.created else parsed.id.split("-")[0]
+        out.append(CheckpointRef(id=parsed.id, created=created, trigger=parsed.trigger))
     return out
 
 
-def _created_from_id(stamp: str) -> str:
+@dataclass(frozen=True)
+class ParsedName:
+    """What a checkpoint's id says: the id itself, when it was taken (UTC) and why."""
+
+    id: str
+    created: datetime | None  # None when the id's stamp does not parse
+    trigger: str
+
+
+def parse_name(name: str) -> ParsedName:
+    """Read a checkpoint file name, live or archived, or a bare id (the format `_new_id` writes).
+
+    The one reader of `<YYYYmmddTHHMMSS><micro>Z-<trigger>-<pid>`, for listings, the report and
+    `recover --from`.
+    """
+    stem = Path(name).name.removesuffix(".gz").removesuffix(paths.CHECKPOINT_SUFFIX)
+    parts = stem.split("-")
     try:
-        return datetime.strptime(stamp[:15], "%Y%m%dT%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ")
+        created: datetime | None = datetime.strptime(parts[0][:15], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
     except ValueError:
-        return stamp
+        created = None
+    return ParsedName(stem, created, "-".join(parts[1:-1]) or "?")
+
+
+def read_file(path: Path, *, archived: bool) -> Checkpoint:
+    """One checkpoint file, live or archived (gzip), validated; raises OSError, ValueError or EOFError.
+
+    For the commands that name the file they read and say why it failed; the hooks use `load`.
+    """
+    import orjson
+
+    raw = path.read_bytes()
+    return Checkpoint.model_validate(orjson.loads(gzip.decompress(raw) if archived else raw))
 
 
 def keep_count(session_dir: Path, keep: int) -> list[str]:
