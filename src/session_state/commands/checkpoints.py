@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     project = _common.project(args)
     root = _common.root(project)
     if args.all:
-        folders = [(_common.session_id_of(f), f) for f in _common.session_dirs(root)]
+        folders = [(paths.session_id_of(f), f) for f in _common.session_dirs(root)]
     else:
         folders = [_common.session(args, root)]
     files: list[tuple[str, Path, bool]] = []

@@ -257,7 +257,7 @@ def _sync_one(folder: Path) -> Check:
     from session_state.core import journal
     from session_state.state.models import SessionState
 
-    sid = _common.session_id_of(folder)
+    sid = paths.session_id_of(folder)
     name = f"memory sync {sid}"
     problems: list[tuple[str, str, str]] = []  # (severity, what, fix)
     status_fix = f"session-state handoff create --session {sid}"

@@ -203,6 +203,28 @@ def session_dir(root: Path, session_id: str, *, create: bool = True) -> Path:
     return path
 
 
+def session_id_of(folder: Path) -> str:
+    """The real session id of a session folder, which `session_dir` named by `safe_id`.
+
+    Unusual ids are encoded in folder names, so the id comes from the state file, else the
+    cursor's first session id, else its transcript's file name; each only when it encodes to this
+    folder's name, so a planted file cannot lend the folder another session's id. Else the name.
+    """
+    import json
+
+    for name, key in ((STATE, "session_id"), (CURSOR, "first_session_id"), (CURSOR, "path")):
+        try:
+            data = json.loads((folder / name).read_bytes())
+        except (OSError, ValueError):
+            continue
+        value = data.get(key) if isinstance(data, dict) else None
+        if isinstance(value, str) and value:
+            sid = Path(value).stem if key == "path" else value
+            if safe_id(sid) == folder.name:
+                return sid
+    return folder.name
+
+
 def markers_dir(session_dir: Path) -> Path:
     return session_dir / MARKERS
 

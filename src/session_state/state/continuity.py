@@ -64,7 +64,7 @@ def claim_cleared(where: Any) -> Claimed | None:
             st = state.load(sdir)
         except store.CorruptFile:
             st = None
-        session_id = st.session_id if st is not None else _session_id_of(sdir, cursor)
+        session_id = st.session_id if st is not None else paths.session_id_of(sdir)
         # the stored path is read only when it is in Claude Code's projects folder: a planted
         # cursor.json must not choose what this hook reads
         result = refresh.materialize(where.project, session_id, transcript_path=paths.trusted_transcript(cursor.get("path")),
@@ -92,11 +92,6 @@ def inheritance(claimed: Claimed) -> tuple[str, str, dict[str, Any]]:
         + [t.model_dump() for t in pkg.context_snapshot.active_todos],
         "chain": pkg.session_context.chain,
     })
-
-
-def _session_id_of(sdir: Path, cursor: dict[str, Any]) -> str:
-    path = cursor.get("path")
-    return Path(path).stem if path else sdir.name
 
 
 IDLE_S = 10 * 60
