@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from session_state.core import paths
+from session_state.core import fsutil, paths
 from session_state.commands import _common
 
 SAMPLE = "session-state checks that its tokenizer loads without the network: 1,234 tokens of context."
@@ -288,7 +288,7 @@ def _sync_one(folder: Path) -> Check:
             problems.append(("fail", f"handoff.toon is for session {pkg.session_context.session_id}", status_fix))
         elif pkg.timestamp < st.updated:
             problems.append(("warn", f"handoff ({pkg.timestamp}) is older than the state ({st.updated})", status_fix))
-    size = _size(folder / paths.JOURNAL)
+    size = fsutil.size(folder / paths.JOURNAL)
     if st.journal_offset > size:
         problems.append(("fail", f"state.journal_offset {st.journal_offset} is past the journal's end ({size} bytes)", status_fix))
     cursor = journal.load_cursor(folder)
@@ -296,19 +296,12 @@ def _sync_one(folder: Path) -> Check:
         transcript = Path(str(cursor["path"]))
         if not transcript.is_file():
             problems.append(("warn", f"transcript {transcript} no longer exists (the budget cannot move)", "nothing to do if the session was deleted"))
-        elif int(cursor.get("offset") or 0) > _size(transcript):
+        elif int(cursor.get("offset") or 0) > fsutil.size(transcript, follow_symlinks=True):
             problems.append(("warn", "cursor is past the transcript's end (it was rewritten); it is reread next turn", status_fix))
     if not problems:
         return Check(name, "ok", f"state, checkpoint, handoff, journal and cursor agree (updated {st.updated})")
     worst = "fail" if any(p[0] == "fail" for p in problems) else "warn"
     return Check(name, worst, "; ".join(p[1] for p in problems), problems[0][2])
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def disk_use(root: Path, project: Path) -> Check:
@@ -321,7 +314,7 @@ def disk_use(root: Path, project: Path) -> Check:
     for dirpath, _, files in os.walk(root):
         in_checkpoints = f"{os.sep}checkpoints" in dirpath[len(str(root)) :]
         for f in files:
-            size = _size(Path(dirpath) / f)
+            size = fsutil.size(Path(dirpath) / f)
             total += size
             if in_checkpoints:
                 checkpoint_bytes += size

@@ -249,6 +249,19 @@ def read_bytes(path: Path, *, limit: int | None = None, state: bool = False) -> 
         return None
 
 
+def size(path: Path, *, follow_symlinks: bool = False) -> int:
+    """A file's size in bytes, 0 when it cannot be read.
+
+    Not following links is the default: a link in the state folder is not our bytes (retention
+    and disk use count only what they own). A transcript may be reached through a link, so its
+    readers follow.
+    """
+    try:
+        return os.stat(path, follow_symlinks=follow_symlinks).st_size
+    except OSError:
+        return 0
+
+
 def _aside_none(path: Path, why: str) -> None:
     set_aside(path, why)
     return None

@@ -268,8 +268,8 @@ def prune(root: Path, settings: dict[str, Any], *, dry_run: bool = False, progre
                 continue
             report.bytes_before += st.st_size
             live.append((st.st_mtime, gz, True))
-    total = sum(_size(p) for _, p, _ in live) + sum(
-        _size(paths.checkpoints_dir(s) / names(s)[0]) for s in sessions if names(s)
+    total = sum(fsutil.size(p) for _, p, _ in live) + sum(
+        fsutil.size(paths.checkpoints_dir(s) / names(s)[0]) for s in sessions if names(s)
     )
     for _, path, _ in sorted(live, key=lambda item: (not item[2], item[0])):
         if total <= cap:
@@ -277,7 +277,7 @@ def prune(root: Path, settings: dict[str, Any], *, dry_run: bool = False, progre
         if not paths.inside_root(root, path):  # checked again right before it goes
             _refuse(path)
             continue
-        size = _size(path)
+        size = fsutil.size(path)
         report.deleted.append(str(path))
         total -= size
         if not dry_run:
@@ -287,13 +287,6 @@ def prune(root: Path, settings: dict[str, Any], *, dry_run: bool = False, progre
                 pass
     report.bytes_after = total
     return report
-
-
-def _size(path: Path) -> int:
-    try:
-        return os.lstat(path).st_size
-    except OSError:
-        return 0
 
 
 def restore_state(session_dir: Path) -> tuple[Checkpoint | None, SessionState | None]:
