@@ -148,8 +148,7 @@ def context_for(source: str, where: Any, result: refresh.Result, claimed: Claime
         pkg = handoff.build(result.state, where.root, where.settings)
         summary = compact_summary.load(where.session_dir)
         if summary is None:
-            return inject.render(pkg, own_path, cap, heading="session-state handoff: the conversation was just compacted; "
-                                 "this is the saved state of the work.")
+            return inject.render(pkg, own_path, cap, heading=inject.COMPACTED_HEADING)
         covered, _ = compact_summary.coverage(pkg, summary.text)
         return inject.render(pkg, own_path, cap, covered=set(covered),
                              heading="session-state handoff: the conversation was just compacted. First what Claude "
