@@ -1,8 +1,8 @@
 """Where session-state keeps things, and how untrusted ids become safe file names.
 
-Stdlib only (Python 3.8 syntax at run time: the bootstrap imports it): imported by the
-per-turn hooks. This module is the one owner of every file and folder name the plugin
-uses, and of the plugin and source roots; other modules spell no file name themselves.
+Stdlib only: imported by the per-turn hooks and the bootstrap. This module is the one owner
+of every file and folder name the plugin uses, and of the plugin and source roots; other
+modules spell no file name themselves.
 
 Layout (see docs/ARCHITECTURE.md):
   ${CLAUDE_CONFIG_DIR:-~/.claude}/session-state/projects/<slug>-<hash>/   state root, 0700
