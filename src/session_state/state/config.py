@@ -282,7 +282,7 @@ def set_value(path: Path, key: str, value: Any, *, project_file: bool = False) -
     try:
         Config.model_validate({key: value})
     except ValidationError as exc:
-        raise ConfigError(f"key {key!r} value {json.dumps(value)}: {exc.errors()[0]['msg']}; accepted: {_accepted(key)}")
+        raise ConfigError(f"key {key!r} value {json.dumps(value)}: {exc.errors()[0]['msg']}; accepted: {_accepted(key)}") from None
     if project_file and key not in PROJECT_KEYS:
         raise ConfigError(f"a project's file may not set {key!r} ({REFUSED[key]}); set it in your own file with --user")
     data: dict[str, Any] = {}

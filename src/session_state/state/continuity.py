@@ -50,7 +50,7 @@ def claim_cleared(where: Any) -> Claimed | None:
     to this one. Without a qualifying session the caller falls back to a pointer.
     """
     now = time.time()
-    for mtime, sdir in _candidates(where.root, where.session_id):
+    for _mtime, sdir in _candidates(where.root, where.session_id):
         marker = sdir / paths.ENDED_BY_CLEAR
         try:
             if now - marker.stat().st_mtime > CLEAR_WINDOW_S:
