@@ -24,8 +24,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from session_state.state import breakdown
 from session_state.core import budget, settings, transcript  # noqa: E402
+from session_state.state import breakdown  # noqa: E402
 
 DEFAULT = sorted((REPO / "tests" / "fixtures" / "transcripts" / "cli-2.1.330-context").glob("*.jsonl"))
 

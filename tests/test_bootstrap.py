@@ -394,10 +394,13 @@ def test_prefill_tiktoken_lets_tiktoken_work_offline(tmp_path: Path) -> None:
 # --- bin/_run.py ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["bin/_run.py"] + ["src/session_state/bootstrap/%s.py" % name for name in (
-    "envkey", "layout", "oslock", "backoff", "build", "provision", "launch")])
-def test_bootstrap_code_parses_as_python_38(path: str) -> None:
-    ast.parse((REPO / path).read_text(), filename=path, feature_version=(3, 8))
+def test_run_py_parses_as_python_38() -> None:
+    """bin/_run.py is the one file an old interpreter reads: it must reach its version check.
+
+    Every other entry (bin/ss-hook, bin/session-state, the detached provisioner) goes through
+    it, so the rest of the code may use the syntax of the Python it requires.
+    """
+    ast.parse((REPO / "bin/_run.py").read_text(), filename="bin/_run.py", feature_version=(3, 8))
 
 
 def test_run_py_imports_from_its_own_root_and_calls_the_runner(tmp_path: Path) -> None:

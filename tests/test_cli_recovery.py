@@ -95,7 +95,7 @@ def test_prune_dry_run_then_for_real(fresh: Project) -> None:
 def test_prune_enforces_the_project_cap(fresh: Project) -> None:
     fresh.ok("config", "set", "project_cap_bytes", "100000", "--user")
     sdir = fresh.session_dir(MAROT_ID)
-    for n in range(8):  # more checkpoints than the cap allows (each ~25 KB)
+    for _ in range(8):  # more checkpoints than the cap allows (each ~25 KB)
         fresh.ok("fork", "--session", MAROT_ID)
     report = json.loads(fresh.ok("prune", "--json"))
     assert report["deleted"] and report["bytes_after"] <= 100_000 < report["bytes_before"]

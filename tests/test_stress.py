@@ -103,7 +103,7 @@ def validate_tree(root: Path) -> TreeReport:
     report = TreeReport()
     if not root.exists():
         return report
-    for folder, dirs, names in os.walk(root):
+    for folder, _dirs, names in os.walk(root):
         here = Path(folder)
         for name in names:
             path = here / name
@@ -414,7 +414,7 @@ def check_session(sandbox: Sandbox, s: Session, jobs: list[Job]) -> tuple[int, l
         if fact is None or fact.get("text") != text:
             lost.append(f"prompt {prompt_id} not journaled intact: {fact}")
     order: list[str] = []
-    for fact_id, fact in by_id.items():
+    for fact in by_id.values():
         if fact.get("k") == "prompt" and (not order or order[-1] != fact["text"]):
             order.append(fact["text"])
     from session_state.state.fold import KEEP_REQUESTS

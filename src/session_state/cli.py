@@ -48,7 +48,7 @@ class Parser(argparse.ArgumentParser):
     command. Subparsers are made with this class too (argparse uses the parent's class).
     """
 
-    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 

@@ -1,6 +1,6 @@
 """The provisioning record: the last failure, how many attempts, and when to try again.
 
-Stdlib only, Python 3.8 syntax. A failed build is not retried on every hook: attempts back
+Stdlib only. A failed build is not retried on every hook: attempts back
 off 5 min, then 1 h, then 24 h, and go to 24 h at once after a step was killed by a signal
 (most often the OOM killer: retrying soon would only hit it again).
 

@@ -1,6 +1,6 @@
 """The build steps of one environment: create, install, verify by import, prefill tiktoken.
 
-Stdlib only, Python 3.8 syntax. Each step is a subprocess with its own timeout, run in a
+Stdlib only. Each step is a subprocess with its own timeout, run in a
 clean environment (no PYTHONHOME/PYTHONPATH, no pip variables that redirect the install),
 in its own process group so a timeout kills pip's children too. The user's pip
 configuration (index mirrors, certificates) is kept on purpose: corporate machines need it.

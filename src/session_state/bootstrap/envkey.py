@@ -1,6 +1,6 @@
 """Which environment fits this plugin: a key from the pinned requirements and the interpreter.
 
-Stdlib only, Python 3.8 syntax: runs before any dependency exists, in whatever interpreter
+Stdlib only: runs before any dependency exists, in whatever interpreter
 the hook launcher found.
 
 The key is content-based (pre-commit's idea): the bytes of `requirements.lock` plus what

@@ -1,6 +1,6 @@
 """What a hook asks before it needs the full tier: is there an env, and if not, start one.
 
-Stdlib only, Python 3.8 syntax, cheap at import (no subprocess until a provisioner is
+Stdlib only, cheap at import (no subprocess until a provisioner is
 started). Meant for the hook runner when `bin/ss-hook` did not find a ready env on its fast
 path (first run, new plugin lock, other interpreter):
 

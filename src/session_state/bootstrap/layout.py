@@ -1,6 +1,6 @@
 """Where provisioning keeps things under the data root, and how a ready env is recognised.
 
-Stdlib only, Python 3.8 syntax. Everything lives under `paths.data_root()`
+Stdlib only. Everything lives under `paths.data_root()`
 ($CLAUDE_PLUGIN_DATA, which survives plugin updates), never in the plugin folder:
 
   envs/<key>/                  one virtual environment per env key

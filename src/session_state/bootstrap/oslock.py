@@ -1,6 +1,6 @@
 """A non-blocking, OS-released lock for the provisioner, without the `filelock` package.
 
-Stdlib only, Python 3.8 syntax: provisioning runs before `filelock` is installed.
+Stdlib only: provisioning runs before `filelock` is installed.
 `fcntl.flock` on POSIX, `msvcrt.locking` on Windows. The kernel drops the lock when its
 holder dies, so a killed provisioner never leaves a stale lock behind and no age or pid
 heuristics are needed. The lock file itself is never deleted (deleting it would let two

@@ -1,8 +1,8 @@
 """Build the hooks' Python environment once, under a lock, and publish it only when it works.
 
 Run as `python -m session_state.bootstrap.provision [--force]`, normally started detached by
-`launch.start_provisioning()` with its output going to `logs/provision.log`. Stdlib only,
-Python 3.8 syntax: it runs before any dependency exists.
+`launch.start_provisioning()` with its output going to `logs/provision.log`. Stdlib only:
+it runs before any dependency exists.
 
 Order (pre-commit's install, security-guidance's pitfalls):
   1. take `envs/.provision.lock` without waiting; if another provisioner has it, exit ("busy");

@@ -127,22 +127,7 @@ def session(args: argparse.Namespace, root_dir: Path) -> tuple[str, Path]:
             raise error(f"unknown session {given!r} (from {source}) in {root_dir}; known: {known}")
         return given, folder
     folder = session_dirs(root_dir)[0]
-    return session_id_of(folder), folder
-
-
-def session_id_of(folder: Path) -> str:
-    """The real session id of a folder (folder names of unusual ids are encoded)."""
-    for name in (paths.STATE, paths.CURSOR):
-        try:
-            data = json.loads((folder / name).read_bytes())
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict):
-            sid = data.get("session_id") if name == paths.STATE else data.get("first_session_id")
-            if isinstance(sid, str) and sid:
-                if paths.safe_id(sid) == folder.name:
-                    return sid
-    return folder.name
+    return paths.session_id_of(folder), folder
 
 
 def transcript_path(folder: Path) -> str | None:

@@ -7,7 +7,6 @@ before `recover` would need it. Archived (gzip) checkpoints are listed with `--a
 from __future__ import annotations
 
 import argparse
-import gzip
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     project = _common.project(args)
     root = _common.root(project)
     if args.all:
-        folders = [(_common.session_id_of(f), f) for f in _common.session_dirs(root)]
+        folders = [(paths.session_id_of(f), f) for f in _common.session_dirs(root)]
     else:
         folders = [_common.session(args, root)]
     files: list[tuple[str, Path, bool]] = []
@@ -85,23 +84,19 @@ def _files(folder: Path, *, archived: bool) -> list[tuple[Path, bool]]:
 
 def describe(session_id: str, path: Path, archived: bool) -> dict[str, Any]:
     """One checkpoint file as a row; an unreadable or invalid one says so instead of failing."""
-    import orjson
+    from session_state.state import checkpoints
 
-    from session_state.state.models import Checkpoint
-
-    stem = path.name.removesuffix(".gz").removesuffix(paths.CHECKPOINT_SUFFIX)
     size = 0
     try:
         size = path.stat().st_size
-        raw = path.read_bytes()
-        cp = Checkpoint.model_validate(orjson.loads(gzip.decompress(raw) if archived else raw))
+        cp = checkpoints.read_file(path, archived=archived)
     except (OSError, ValueError, EOFError) as exc:  # ValidationError and JSONDecodeError are ValueErrors
-        parts = stem.split("-")
+        parsed = checkpoints.parse_name(path.name)
         return {
-            "id": stem,
+            "id": parsed.id,
             "session_id": session_id,
             "created": None,
-            "trigger": "-".join(parts[1:-1]) or "?",
+            "trigger": parsed.trigger,
             "percent": None,
             "level": None,
             "bytes": size,

@@ -62,4 +62,4 @@ def _current(args: argparse.Namespace, root: Path) -> tuple[str | None, Path | N
     dirs = _common.session_dirs(root)
     if not dirs:
         return None, None
-    return _common.session_id_of(dirs[0]), dirs[0]
+    return paths.session_id_of(dirs[0]), dirs[0]

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from session_state.core import paths
+from session_state.core import fsutil, paths
 from session_state.commands import _common
 
 SAMPLE = "session-state checks that its tokenizer loads without the network: 1,234 tokens of context."
@@ -228,7 +228,7 @@ def tokenizer() -> Check:
     dead = "http://127.0.0.1:9"
     # The plugin runs its Python with -I (no PYTHONPATH of the parent reaches it), so the
     # package is found from its own location; the child gets the same folder explicitly.
-    src = str(Path(importlib.util.find_spec("session_state").origin).resolve().parents[1])  # type: ignore[arg-type]
+    src = str(Path(__file__).resolve().parents[2])  # src/, above session_state/commands/
     env = {**os.environ, "PYTHONPATH": src, "HTTP_PROXY": dead, "HTTPS_PROXY": dead, "http_proxy": dead, "https_proxy": dead, "NO_PROXY": "", "no_proxy": ""}
     try:
         out = subprocess.run(
@@ -321,7 +321,7 @@ def _sync_one(folder: Path) -> Check:
     from session_state.core import journal
     from session_state.state.models import SessionState
 
-    sid = _common.session_id_of(folder)
+    sid = paths.session_id_of(folder)
     name = f"memory sync {sid}"
     problems: list[tuple[str, str, str]] = []  # (severity, what, fix)
     status_fix = f"session-state handoff create --session {sid}"
@@ -352,7 +352,7 @@ def _sync_one(folder: Path) -> Check:
             problems.append(("fail", f"handoff.toon is for session {pkg.session_context.session_id}", status_fix))
         elif pkg.timestamp < st.updated:
             problems.append(("warn", f"handoff ({pkg.timestamp}) is older than the state ({st.updated})", status_fix))
-    size = _size(folder / paths.JOURNAL)
+    size = fsutil.size(folder / paths.JOURNAL)
     if st.journal_offset > size:
         problems.append(("fail", f"state.journal_offset {st.journal_offset} is past the journal's end ({size} bytes)", status_fix))
     cursor = journal.load_cursor(folder)
@@ -360,19 +360,12 @@ def _sync_one(folder: Path) -> Check:
         transcript = Path(str(cursor["path"]))
         if not transcript.is_file():
             problems.append(("warn", f"transcript {transcript} no longer exists (the budget cannot move)", "nothing to do if the session was deleted"))
-        elif int(cursor.get("offset") or 0) > _size(transcript):
+        elif int(cursor.get("offset") or 0) > fsutil.size(transcript, follow_symlinks=True):
             problems.append(("warn", "cursor is past the transcript's end (it was rewritten); it is reread next turn", status_fix))
     if not problems:
         return Check(name, "ok", f"state, checkpoint, handoff, journal and cursor agree (updated {st.updated})")
     worst = "fail" if any(p[0] == "fail" for p in problems) else "warn"
     return Check(name, worst, "; ".join(p[1] for p in problems), problems[0][2])
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def disk_use(root: Path, project: Path) -> Check:
@@ -385,7 +378,7 @@ def disk_use(root: Path, project: Path) -> Check:
     for dirpath, _, files in os.walk(root):
         in_checkpoints = f"{os.sep}checkpoints" in dirpath[len(str(root)) :]
         for f in files:
-            size = _size(Path(dirpath) / f)
+            size = fsutil.size(Path(dirpath) / f)
             total += size
             if in_checkpoints:
                 checkpoint_bytes += size

@@ -14,8 +14,6 @@ from typing import Any
 from session_state.core import paths
 from session_state.commands import _common
 
-INJECT_HEADING = "session-state handoff: the conversation was just compacted; this is the saved state of the work."
-
 
 def register(subparsers: Any) -> None:
     p = _common.parser(
@@ -102,7 +100,7 @@ def run_show(args: argparse.Namespace) -> int:
         from session_state.state import inject
 
         cap = int(settings.load(project).get("inject_cap_chars", 9000))
-        print(inject.render(pkg, path, cap, heading=INJECT_HEADING))
+        print(inject.render(pkg, path, cap, heading=inject.COMPACTED_HEADING))
     return 0
 
 

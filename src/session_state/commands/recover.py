@@ -10,7 +10,6 @@ replays the journal written since that checkpoint, so facts after it are not los
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import time
 from pathlib import Path
@@ -91,7 +90,7 @@ def _restore(folder: Path, source: str | None, *, force: bool) -> tuple[str, Pat
     without checkpoints leaves the state file where it was. Returns None when there is nothing to do.
     """
     from session_state.core import fsutil, journal
-    from session_state.state import fold as state, store
+    from session_state.state import checkpoints, fold as state, store
     from session_state.state.models import SessionState
 
     path = folder / paths.STATE
@@ -111,11 +110,7 @@ def _restore(folder: Path, source: str | None, *, force: bool) -> tuple[str, Pat
         os.replace(path, moved)
     elif path.exists():
         moved = store.set_aside(path, notice=False)  # this command's own message says where
-    restored = cp.state.model_copy(deep=True)
-    restored.status = "recovered"
-    restored.recovered_from = cp.id
-    if cp.budget is not None:
-        restored.budget = cp.budget.model_copy()
+    restored = checkpoints.recovered(cp)
     state.save(folder, restored)
     pending, _ = journal.read(folder, restored.journal_offset)
     return why, moved, cp, pending
@@ -123,18 +118,14 @@ def _restore(folder: Path, source: str | None, *, force: bool) -> tuple[str, Pat
 
 def _checkpoint(folder: Path, name: str | None) -> Any:
     """The named checkpoint (live or archived), else the latest valid one; errors say which failed."""
-    import orjson
-
     from session_state.state import checkpoints
-    from session_state.core import paths
-    from session_state.state.models import Checkpoint
 
     if name is None:
         cp = checkpoints.latest_valid(folder)
         if cp is None:
             raise _common.error(f"no valid checkpoint in {paths.checkpoints_dir(folder)}; state.json left as it was")
         return cp
-    stem = Path(name).name.removesuffix(".gz").removesuffix(paths.CHECKPOINT_SUFFIX)
+    stem = checkpoints.parse_name(name).id
     live = paths.checkpoints_dir(folder) / f"{stem}{paths.CHECKPOINT_SUFFIX}"
     archived = paths.checkpoints_dir(folder) / paths.ARCHIVE / f"{stem}{paths.CHECKPOINT_SUFFIX}.gz"
     for path, packed in ((live, False), (archived, True)):
@@ -143,8 +134,7 @@ def _checkpoint(folder: Path, name: str | None) -> Any:
         if not paths.inside_root(folder.parent.parent, path):
             raise _common.error(f"checkpoint {stem} is a symlink or not a regular file inside the state root; left alone")
         try:
-            raw = path.read_bytes()
-            return Checkpoint.model_validate(orjson.loads(gzip.decompress(raw) if packed else raw))
+            return checkpoints.read_file(path, archived=packed)
         except (OSError, ValueError, EOFError) as exc:
             raise _common.error(f"checkpoint {stem} does not validate: {_common.validation_reason(exc)}") from exc
     known = ", ".join(n.removesuffix(paths.CHECKPOINT_SUFFIX) for n in checkpoints.names(folder)[:5]) or "none"

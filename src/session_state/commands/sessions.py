@@ -71,7 +71,7 @@ def describe(folder: Path) -> dict[str, Any]:
         st, problem = None, exc.reason
     activity = _common.last_activity(folder)
     row: dict[str, Any] = {
-        "session_id": st.session_id if st else _common.session_id_of(folder),
+        "session_id": st.session_id if st else paths.session_id_of(folder),
         "status": st.status if st else ("invalid state" if problem else "no state yet"),
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(activity)) if activity else (st.updated if st else None),
         "percent": st.budget.percent if st and st.budget else None,

@@ -235,7 +235,8 @@ def read_tail(path: str | os.PathLike[str], nbytes: int) -> bytes | None:
     with handle:
         size = handle.seek(0, 2)
         handle.seek(max(0, size - nbytes))
-        return handle.read()
+        data: bytes = handle.read()
+        return data
 
 
 def read_bytes(path: Path, *, limit: int | None = None, state: bool = False) -> bytes | None:
@@ -261,6 +262,19 @@ def read_bytes(path: Path, *, limit: int | None = None, state: bool = False) -> 
             return handle.read() if limit is None else handle.read(limit)
     except IsADirectoryError:
         return None
+
+
+def size(path: Path, *, follow_symlinks: bool = False) -> int:
+    """A file's size in bytes, 0 when it cannot be read.
+
+    Not following links is the default: a link in the state folder is not our bytes (retention
+    and disk use count only what they own). A transcript may be reached through a link, so its
+    readers follow.
+    """
+    try:
+        return os.stat(path, follow_symlinks=follow_symlinks).st_size
+    except OSError:
+        return 0
 
 
 def _aside_none(path: Path, why: str) -> None:

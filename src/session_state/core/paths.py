@@ -1,8 +1,8 @@
 """Where session-state keeps things, and how untrusted ids become safe file names.
 
-Stdlib only (Python 3.8 syntax at run time: the bootstrap imports it): imported by the
-per-turn hooks. This module is the one owner of every file and folder name the plugin
-uses, and of the plugin and source roots; other modules spell no file name themselves.
+Stdlib only: imported by the per-turn hooks and the bootstrap. This module is the one owner
+of every file and folder name the plugin uses, and of the plugin and source roots; other
+modules spell no file name themselves.
 
 Layout (see docs/ARCHITECTURE.md):
   ${CLAUDE_CONFIG_DIR:-~/.claude}/session-state/projects/<slug>-<hash>/   state root, 0700
@@ -201,6 +201,28 @@ def session_dir(root: Path, session_id: str, *, create: bool = True) -> Path:
     if create:
         ensure_dir(path)
     return path
+
+
+def session_id_of(folder: Path) -> str:
+    """The real session id of a session folder, which `session_dir` named by `safe_id`.
+
+    Unusual ids are encoded in folder names, so the id comes from the state file, else the
+    cursor's first session id, else its transcript's file name; each only when it encodes to this
+    folder's name, so a planted file cannot lend the folder another session's id. Else the name.
+    """
+    import json
+
+    for name, key in ((STATE, "session_id"), (CURSOR, "first_session_id"), (CURSOR, "path")):
+        try:
+            data = json.loads((folder / name).read_bytes())
+        except (OSError, ValueError):
+            continue
+        value = data.get(key) if isinstance(data, dict) else None
+        if isinstance(value, str) and value:
+            sid = Path(value).stem if key == "path" else value
+            if safe_id(sid) == folder.name:
+                return sid
+    return folder.name
 
 
 def markers_dir(session_dir: Path) -> Path:

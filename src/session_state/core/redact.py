@@ -35,7 +35,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: this module is on the per-turn path
     from typing import Any, Callable, Sequence
 
-__all__ = ["redact_text", "redact_obj", "is_secret_key", "KINDS"]
+__all__ = ["redact_text", "redact_obj", "made_up", "FALLBACK_LABEL"]
 
 _MARK = "[REDACTED:{}]"
 # What a text redacted by these rules alone (no full environment yet) must carry.
@@ -368,9 +368,6 @@ for _kind, _trigger, _pattern, _group, _check in _SHAPE_RULES:
     _TABLE.append([_kind, _trigger, _pattern, _group, _check, None])
 del _kind, _trigger, _prefix, _rest, _check, _pattern, _group, _edge
 
-KINDS = frozenset(row[0] for row in _TABLE) | {"aws_secret_access_key", "secret", "custom"}
-
-
 def _strip_private(text: str) -> str:
     if "<" not in text:
         return text
@@ -533,7 +530,7 @@ def _harmless_key(key: str) -> bool:
     return bool(camel and camel.start(1) > 0 and _rx("harmless").fullmatch(camel.group(1)))
 
 
-def is_secret_key(key: object) -> bool:
+def _secret_key(key: object) -> bool:
     """True when a mapping key names a secret (password, api_key, authToken, …), not something
     about one (max_tokens, token_count, password_field)."""
     if not isinstance(key, str) or not key or len(key) > 100:
@@ -641,7 +638,7 @@ def _assignments(text: str) -> str:
             key = key.lstrip("-")
             value = match.group("val")
             if (
-                not is_secret_key(key)
+                not _secret_key(key)
                 or value.startswith("-")
                 or not _judge_value(value, key, quoted=True, env_style=False, at_eol=True, next_char="")
             ):
@@ -651,7 +648,7 @@ def _assignments(text: str) -> str:
             if tail is None:
                 tail = _rx("tail")
             match = tail.match(text, run_end)
-            if match is None or not is_secret_key(key):
+            if match is None or not _secret_key(key):
                 continue
             quoted = match.group("qval") is not None
             value = match.group("qval") if quoted else match.group("val")
@@ -746,7 +743,7 @@ def redact_obj(obj: "Any", extra: "Sequence[str]" = (), *, text: "Callable[[str]
         out = {}
         for key, value in obj.items():
             new_key = text(key) if isinstance(key, str) else key
-            if isinstance(value, str) and is_secret_key(key):
+            if isinstance(value, str) and _secret_key(key):
                 if _judge_value(value, key, quoted=True, env_style=False, at_eol=True, next_char=""):
                     out[new_key] = _MARK.format("secret")
                     continue

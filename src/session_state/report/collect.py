@@ -159,13 +159,9 @@ def checkpoint_marks(session_dir: Path | None) -> list[Mark]:
     files += [(name, True) for name in checkpoints.archived_names(session_dir)]
     marks = []
     for name, archived in files:
-        stem = name.removesuffix(".gz").removesuffix(paths.CHECKPOINT_SUFFIX)
-        parts = stem.split("-")
-        try:
-            stamp = datetime.strptime(parts[0][:15], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
-        except ValueError:
-            continue
-        marks.append(Mark(stamp.timestamp(), stem, "-".join(parts[1:-1]) or "?", archived))
+        parsed = checkpoints.parse_name(name)
+        if parsed.created is not None:
+            marks.append(Mark(parsed.created.timestamp(), parsed.id, parsed.trigger, archived))
     return sorted(marks, key=lambda m: m.t)
 
 

@@ -307,12 +307,8 @@ def _round_to(values: dict[str, float], total: int) -> dict[str, int]:
 
 
 def _lines(path: str) -> Iterator[dict[str, Any]]:
-    try:
-        import orjson
+    import orjson
 
-        loads = orjson.loads
-    except ImportError:
-        loads = json.loads
     try:
         handle = open(path, "rb")
     except OSError:  # a session whose main file is gone: nothing of its context is known
@@ -320,7 +316,7 @@ def _lines(path: str) -> Iterator[dict[str, Any]]:
     with handle:
         for raw in handle:
             try:
-                obj = loads(raw)
+                obj = orjson.loads(raw)
             except Exception:  # a torn or foreign line tells nothing about the context
                 continue
             if isinstance(obj, dict):

@@ -136,19 +136,45 @@ def latest_valid(session_dir: Path) -> Checkpoint | None:
 def refs(session_dir: Path, limit: int | None = None) -> list[CheckpointRef]:
     out: list[CheckpointRef] = []
     for name in names(session_dir)[:limit]:
-        stem = name[: -len(paths.CHECKPOINT_SUFFIX)]
-        parts = stem.split("-")
-        created = _created_from_id(parts[0])
-        trigger = "-".join(parts[1:-1]) or "?"
-        out.append(CheckpointRef(id=stem, created=created, trigger=trigger))
+        parsed = parse_name(name)
+        created = parsed.created.strftime("%Y-%m-%dT%H:%M:%SZ") if parsed.created else parsed.id.split("-")[0]
+        out.append(CheckpointRef(id=parsed.id, created=created, trigger=parsed.trigger))
     return out
 
 
-def _created_from_id(stamp: str) -> str:
+@dataclass(frozen=True)
+class ParsedName:
+    """What a checkpoint's id says: the id itself, when it was taken (UTC) and why."""
+
+    id: str
+    created: datetime | None  # None when the id's stamp does not parse
+    trigger: str
+
+
+def parse_name(name: str) -> ParsedName:
+    """Read a checkpoint file name, live or archived, or a bare id (the format `_new_id` writes).
+
+    The one reader of `<YYYYmmddTHHMMSS><micro>Z-<trigger>-<pid>`, for listings, the report and
+    `recover --from`.
+    """
+    stem = Path(name).name.removesuffix(".gz").removesuffix(paths.CHECKPOINT_SUFFIX)
+    parts = stem.split("-")
     try:
-        return datetime.strptime(stamp[:15], "%Y%m%dT%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ")
+        created: datetime | None = datetime.strptime(parts[0][:15], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
     except ValueError:
-        return stamp
+        created = None
+    return ParsedName(stem, created, "-".join(parts[1:-1]) or "?")
+
+
+def read_file(path: Path, *, archived: bool) -> Checkpoint:
+    """One checkpoint file, live or archived (gzip), validated; raises OSError, ValueError or EOFError.
+
+    For the commands that name the file they read and say why it failed; the hooks use `load`.
+    """
+    import orjson
+
+    raw = path.read_bytes()
+    return Checkpoint.model_validate(orjson.loads(gzip.decompress(raw) if archived else raw))
 
 
 def keep_count(session_dir: Path, keep: int) -> list[str]:
@@ -242,8 +268,8 @@ def prune(root: Path, settings: dict[str, Any], *, dry_run: bool = False, progre
                 continue
             report.bytes_before += st.st_size
             live.append((st.st_mtime, gz, True))
-    total = sum(_size(p) for _, p, _ in live) + sum(
-        _size(paths.checkpoints_dir(s) / names(s)[0]) for s in sessions if names(s)
+    total = sum(fsutil.size(p) for _, p, _ in live) + sum(
+        fsutil.size(paths.checkpoints_dir(s) / names(s)[0]) for s in sessions if names(s)
     )
     for _, path, _ in sorted(live, key=lambda item: (not item[2], item[0])):
         if total <= cap:
@@ -251,7 +277,7 @@ def prune(root: Path, settings: dict[str, Any], *, dry_run: bool = False, progre
         if not paths.inside_root(root, path):  # checked again right before it goes
             _refuse(path)
             continue
-        size = _size(path)
+        size = fsutil.size(path)
         report.deleted.append(str(path))
         total -= size
         if not dry_run:
@@ -263,21 +289,22 @@ def prune(root: Path, settings: dict[str, Any], *, dry_run: bool = False, progre
     return report
 
 
-def _size(path: Path) -> int:
-    try:
-        return os.lstat(path).st_size
-    except OSError:
-        return 0
-
-
 def restore_state(session_dir: Path) -> tuple[Checkpoint | None, SessionState | None]:
     """The latest valid checkpoint and a copy of its state marked recovered."""
     cp = latest_valid(session_dir)
     if cp is None:
         return None, None
+    return cp, recovered(cp)
+
+
+def recovered(cp: Checkpoint) -> SessionState:
+    """A copy of the checkpoint's state marked recovered from it, with the budget it recorded.
+
+    The one restore rule, shared by the hooks' automatic recovery and `session-state recover`.
+    """
     state = cp.state.model_copy(deep=True)
     state.status = "recovered"
     state.recovered_from = cp.id
     if cp.budget is not None:
         state.budget = Budget.model_validate(cp.budget.model_dump())
-    return cp, state
+    return state

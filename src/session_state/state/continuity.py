@@ -50,7 +50,7 @@ def claim_cleared(where: Any) -> Claimed | None:
     to this one. Without a qualifying session the caller falls back to a pointer.
     """
     now = time.time()
-    for mtime, sdir in _candidates(where.root, where.session_id):
+    for _mtime, sdir in _candidates(where.root, where.session_id):
         marker = sdir / paths.ENDED_BY_CLEAR
         try:
             if now - marker.stat().st_mtime > CLEAR_WINDOW_S:
@@ -64,7 +64,7 @@ def claim_cleared(where: Any) -> Claimed | None:
             st = state.load(sdir)
         except store.CorruptFile:
             st = None
-        session_id = st.session_id if st is not None else _session_id_of(sdir, cursor)
+        session_id = st.session_id if st is not None else paths.session_id_of(sdir)
         # the stored path is read only when it is in Claude Code's projects folder: a planted
         # cursor.json must not choose what this hook reads
         result = refresh.materialize(where.project, session_id, transcript_path=paths.trusted_transcript(cursor.get("path")),
@@ -92,11 +92,6 @@ def inheritance(claimed: Claimed) -> tuple[str, str, dict[str, Any]]:
         + [t.model_dump() for t in pkg.context_snapshot.active_todos],
         "chain": pkg.session_context.chain,
     })
-
-
-def _session_id_of(sdir: Path, cursor: dict[str, Any]) -> str:
-    path = cursor.get("path")
-    return Path(path).stem if path else sdir.name
 
 
 IDLE_S = 10 * 60
@@ -153,8 +148,7 @@ def context_for(source: str, where: Any, result: refresh.Result, claimed: Claime
         pkg = handoff.build(result.state, where.root, where.settings)
         summary = compact_summary.load(where.session_dir)
         if summary is None:
-            return inject.render(pkg, own_path, cap, heading="session-state handoff: the conversation was just compacted; "
-                                 "this is the saved state of the work.")
+            return inject.render(pkg, own_path, cap, heading=inject.COMPACTED_HEADING)
         covered, _ = compact_summary.coverage(pkg, summary.text)
         return inject.render(pkg, own_path, cap, covered=set(covered),
                              heading="session-state handoff: the conversation was just compacted. First what Claude "

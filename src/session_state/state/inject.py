@@ -18,6 +18,9 @@ from pathlib import Path
 from session_state.core.inert import block, line
 from session_state.state.models import HandoffPackage
 
+# The heading after a compaction with no summary to compare against; `handoff show --format
+# inject` prints the same text, so it shows the user exactly what the model would be told.
+COMPACTED_HEADING = "session-state handoff: the conversation was just compacted; this is the saved state of the work."
 REQUESTS_SHOWN = 4
 FILES_SHOWN = 20
 TASKS_SHOWN = 15

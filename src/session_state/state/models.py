@@ -1,7 +1,8 @@
 """One pydantic model per kind of file session-state writes; writers and readers share them.
 
 Every file is validated when read (`store.read_model`); the hot tier writes its files as
-plain JSON and tests/test_models.py proves that what it writes validates here.
+plain JSON and tests/test_hooks.py::test_hot_files_validate_against_their_models proves that
+what it writes validates here.
 `schema_version` lets a later release migrate old files instead of discarding them.
 """
 
