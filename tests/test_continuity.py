@@ -13,7 +13,7 @@ from conftest import shared_or_skip
 from hookrun import Sandbox
 
 from session_state.state import checkpoints, handoff, inject, project_files as project, materialize as refresh, fold as state
-from session_state.core import paths
+from session_state.core import paths, settings
 from session_state.state.models import Checkpoint, Decision, FileTouch, Request, SessionState, Subagent, Task
 
 TRIGGERS = int(os.environ.get("SESSION_STATE_RETENTION_TRIGGERS", "10000"))
@@ -127,7 +127,7 @@ def test_low_available_tokens_is_flagged(tmp_path: Path) -> None:
 
     st = big_state("s")
     st.budget = Budget(context_tokens=180_000, context_window=200_000, percent=90.0, level="critical", tokens_to_autocompact=0)
-    pkg = handoff.build(st, tmp_path, {"available_tokens_floor": 30000})
+    pkg = handoff.build(st, tmp_path, settings.defaults())
     assert "low_available_tokens" in pkg.flags and pkg.session_context.available_tokens == 0
     assert any("critical" in c for c in pkg.task_context.constraints)
 
@@ -211,7 +211,7 @@ def test_the_injection_leaves_bookkeeping_in_the_full_file(tmp_path: Path) -> No
     sdir = tmp_path / "sessions" / "s-big"
     sdir.mkdir(parents=True)
     checkpoints.take(sdir, st, "interval", {})
-    pkg = handoff.build(st, tmp_path, {})
+    pkg = handoff.build(st, tmp_path, settings.defaults())
     full = handoff.write(sdir, pkg)
     stored = full.read_text()
     for field in ("from_agent", "to_agent", "session_context", "task_context", "context_snapshot", "recovery_info",

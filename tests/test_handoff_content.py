@@ -10,7 +10,7 @@ import pytest
 from hookrun import Sandbox
 
 from session_state.state import project_files as project, fold as state
-from session_state.core import transcript
+from session_state.core import settings, transcript
 from session_state.state.models import SessionState
 
 GOAL = "Build the CSV importer for the billing service with streaming parsing and row validation"
@@ -69,7 +69,7 @@ def test_the_next_step_is_the_models_own_words_never_the_active_form(tmp_path: P
     st.next_step = None  # a latest message that states nothing: the task list says what is next
     from session_state.state import handoff
 
-    pkg = handoff.build(st, tmp_path, {})
+    pkg = handoff.build(st, tmp_path, settings.defaults())
     assert pkg.task_context.next_step == f"finish the task in progress: {DOING}"
     assert "Working on" not in pkg.task_context.next_step and not pkg.task_context.next_step_stated
 

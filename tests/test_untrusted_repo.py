@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from hookrun import REPO, TASKS_SESSION, TASKS_TRANSCRIPT, HookResult, Sandbox
 
+from session_state.core import settings
 from session_state.state import handoff, project_files as project, fold as state
 from session_state.state.models import Request
 
@@ -85,7 +86,7 @@ def plant_session(folder: Path, session_id: str, *, ended: str | None = None) ->
     st = state.new_state(session_id, Path("/nonexistent"))
     st.requests.append(Request(ts="2026-11-30T00:00:00Z", text=FORCE))
     state.save(folder, st)
-    handoff.write(folder, handoff.build(st, folder.parent.parent, {}))
+    handoff.write(folder, handoff.build(st, folder.parent.parent, settings.defaults()))
     (folder / "journal.jsonl").write_text("")
     if ended:
         (folder / ended).write_text("")

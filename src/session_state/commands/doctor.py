@@ -373,7 +373,7 @@ def disk_use(root: Path, project: Path) -> Check:
 
     if not root.is_dir():
         return Check("disk use", "skip", "no state folder yet")
-    cap = int(settings.load(project).get("project_cap_bytes", 50_000_000))
+    cap = settings.load(project)["project_cap_bytes"]
     checkpoint_bytes = total = 0
     for dirpath, _, files in os.walk(root):
         in_checkpoints = f"{os.sep}checkpoints" in dirpath[len(str(root)) :]

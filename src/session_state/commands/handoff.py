@@ -99,7 +99,7 @@ def run_show(args: argparse.Namespace) -> int:
     else:
         from session_state.state import inject
 
-        cap = int(settings.load(project).get("inject_cap_chars", 9000))
+        cap = settings.load(project)["inject_cap_chars"]
         print(inject.render(pkg, path, cap, heading=inject.COMPACTED_HEADING))
     return 0
 

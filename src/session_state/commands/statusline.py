@@ -119,7 +119,7 @@ def _settings(project: Any) -> dict[str, Any]:
     try:
         return settings.load(project)
     except Exception:  # a broken config must not blank the bar; config.py reports it elsewhere
-        return dict(settings.DEFAULTS)
+        return settings.defaults()
 
 
 def _cursor(payload: dict[str, Any], project: Any) -> dict[str, Any] | None:

@@ -78,7 +78,7 @@ def _small_number(text: str) -> bool:
 
 def context_window(cursor: dict[str, Any], settings: dict[str, Any]) -> tuple[int, str]:
     """(window, how it was decided): override, selected `[1m]` model, model id, or observation."""
-    override = settings.get("context_window")
+    override = settings["context_window"]
     if isinstance(override, int) and not isinstance(override, bool) and override > 0:
         return override, "setting"
     last = cursor.get("last_usage") or cursor.get("side_usage") or {}
@@ -115,7 +115,7 @@ def autocompact_at(window: int, settings: dict[str, Any]) -> int:
     Window − 33,000 by default (see AUTOCOMPACT_RESERVE); a percentage (setting
     `autocompact_pct`, else the environment variable Claude Code itself honours) moves it.
     """
-    pct = settings.get("autocompact_pct")
+    pct = settings["autocompact_pct"]
     if not _valid_pct(pct):
         pct = _env_pct()
     if _valid_pct(pct):
@@ -174,9 +174,9 @@ def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
         context, context_source = None, "no response yet"
     exact = context * 100 / window if context is not None else None
     percent = round(exact, 1) if exact is not None else None
-    thresholds = settings.get("thresholds") or {}
+    thresholds = settings["thresholds"]
     limit, limit_source = autocompact_at(window, settings), "default"
-    if _valid_pct(settings.get("autocompact_pct")) or _valid_pct(_env_pct()):
+    if _valid_pct(settings["autocompact_pct"]) or _valid_pct(_env_pct()):
         limit_source = "setting"
     else:
         # This session already auto-compacted well below the default point: the user moved it
@@ -198,7 +198,7 @@ def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
         "context_window": window,
         "window_source": window_source,
         "percent": percent,
-        "level": level_for(exact, thresholds if isinstance(thresholds, dict) else {}),
+        "level": level_for(exact, thresholds),
         "model": model,
         "output_tokens": token_count((answered or {}).get("output")),
         "compacted": compacted,
@@ -240,7 +240,7 @@ def with_reported(
     if not _number(size) or size <= 0:
         return current
     window = int(size)
-    override = settings.get("context_window")
+    override = settings["context_window"]
     if isinstance(override, int) and not isinstance(override, bool) and override > 0:
         window = override
     context: float | None = None
@@ -259,7 +259,7 @@ def with_reported(
     limit = autocompact_at(window, settings)
     if current.get("autocompact_source") == "observed compaction":
         limit = current["autocompact_at"]
-    thresholds = settings.get("thresholds") or {}
+    thresholds = settings["thresholds"]
     room = max(limit - tokens, 0)
     ahead = forecast.turns_left(forecast.growths(turns, tokens), room)
     result = {k: v for k, v in current.items() if k != "turns_forecast"}
@@ -269,7 +269,7 @@ def with_reported(
         context_window=window,
         window_source="setting" if window != int(size) else source,
         percent=round(exact, 1),
-        level=level_for(exact, thresholds if isinstance(thresholds, dict) else {}),
+        level=level_for(exact, thresholds),
         autocompact_at=limit,
         tokens_to_autocompact=room,
         turns_to_autocompact=ahead["turns"] if ahead else None,

@@ -141,7 +141,7 @@ def record_turn(payload: dict[str, Any], event: str, *, where: Where | None = No
     if (
         event == "Stop"
         and current.get("level") == "critical"
-        and where.settings.get("stop_block_at_critical")
+        and where.settings["stop_block_at_critical"]
         and not payload.get("stop_hook_active")
     ):
         markers = paths.markers_dir(where.session_dir)

@@ -28,5 +28,5 @@ def handle(inp: events.PostCompact) -> None:
     result = refresh.materialize(where.project, inp.session_id, transcript_path=inp.transcript_path)
     compact_summary.save(where.session_dir, inp.compact_summary, "PostCompact",
                          handoff.build(result.state, where.root, where.settings),
-                         where.settings.get("redact_extra") or ())
+                         where.settings["redact_extra"])
     return None

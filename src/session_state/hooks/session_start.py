@@ -57,7 +57,7 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
     if source == "startup":
         project.write_context(where.root, where.project)
         checkpoints.prune(where.root, where.settings)
-    cap = int(where.settings.get("inject_cap_chars", 9000))
+    cap = where.settings["inject_cap_chars"]
     text = continuity.context_for(source, where, result, claimed, cap, inp.context_tokens)
     repository = shared.render(where.project, SHARED_CAP)  # labelled as the repository's, never the user's
     if repository:

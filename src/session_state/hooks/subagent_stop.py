@@ -49,5 +49,5 @@ def handle(inp: events.SubagentStop) -> None:
         # the summary, before SessionStart `compact` runs (PostCompact comes only after it)
         compact_summary.save(where.session_dir, inp.last_assistant_message or "", "SubagentStop",
                              handoff.build(result.state, where.root, where.settings),
-                             where.settings.get("redact_extra") or ())
+                             where.settings["redact_extra"])
     return None

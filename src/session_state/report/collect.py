@@ -202,7 +202,6 @@ def gather(
             handoff_text = (session_dir / paths.HANDOFF).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             handoff_text = None
-    raw_thresholds = settings.get("thresholds") or {}
     return ReportData(
         transcript=str(transcript_path),
         session_id=session_id or cursor["first_session_id"] or Path(transcript_path).stem,
@@ -211,7 +210,7 @@ def gather(
         subagents=subagent_runs(cursor, seen.spans),
         checkpoints=checkpoint_marks(session_dir),
         budget=budget,
-        thresholds={k: float(raw_thresholds.get(k, d)) for k, d in (("monitor", 60), ("warning", 75), ("critical", 85))},
+        thresholds=dict(settings["thresholds"]),
         totals=_totals(cursor, budget),
         handoff_text=handoff_text,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

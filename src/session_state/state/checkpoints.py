@@ -76,7 +76,7 @@ def take(session_dir: Path, state: SessionState, trigger: str, settings: dict[st
     store.write_model(target / f"{cp.id}{paths.CHECKPOINT_SUFFIX}", cp)
     state.last_checkpoint = cp.id
     state.last_checkpoint_at = cp.created
-    keep_count(session_dir, int(settings.get("checkpoints_keep", 20)))
+    keep_count(session_dir, settings["checkpoints_keep"])
     return cp
 
 
@@ -223,9 +223,9 @@ def prune(root: Path, settings: dict[str, Any], *, dry_run: bool = False, progre
     checkpoints, always keeping each session's newest checkpoint.
     """
     report = PruneReport()
-    keep = max(int(settings.get("checkpoints_keep", 20)), 1)
-    max_age = float(settings.get("archive_after_days", 7)) * 86400
-    cap = int(settings.get("project_cap_bytes", 50_000_000))
+    keep = settings["checkpoints_keep"]
+    max_age = settings["archive_after_days"] * 86400
+    cap = settings["project_cap_bytes"]
     sessions_dir = paths.sessions_dir(root)
     if not paths.inside_root(root, sessions_dir, folder=True):
         if os.path.lexists(sessions_dir):

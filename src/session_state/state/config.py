@@ -27,9 +27,9 @@ from session_state.core import fsutil, paths, settings
 class Thresholds(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    monitor: float = Field(60.0, gt=0, lt=100)
-    warning: float = Field(75.0, gt=0, lt=100)
-    critical: float = Field(85.0, gt=0, lt=100)
+    monitor: float = Field(settings.DEFAULTS["thresholds"]["monitor"], gt=0, lt=100)
+    warning: float = Field(settings.DEFAULTS["thresholds"]["warning"], gt=0, lt=100)
+    critical: float = Field(settings.DEFAULTS["thresholds"]["critical"], gt=0, lt=100)
 
     @model_validator(mode="after")
     def _ordered(self) -> "Thresholds":
@@ -52,25 +52,29 @@ class ModelPrice(BaseModel):
     cache_read: float = Field(ge=0)
 
 
+_D = settings.DEFAULTS
+
+
 class Config(BaseModel):
-    """Every setting, its default and what it accepts; `session-state config show` prints them."""
+    """Every setting and what it accepts, its default taken from `settings.DEFAULTS` (the hot
+    tier's); `session-state config show` prints them."""
 
     model_config = ConfigDict(extra="forbid")
 
     thresholds: Thresholds = Field(default_factory=Thresholds, description="budget levels, percent of the window")
-    context_window: int | None = Field(None, ge=1000, description="override the model's window (tokens)")
-    autocompact_pct: float | None = Field(None, gt=0, le=100, description="where auto-compaction fires, percent")
-    checkpoint_interval_s: int = Field(600, ge=0, description="Stop checkpoints at most this often (seconds)")
-    checkpoints_keep: int = Field(20, ge=1, le=10000, description="checkpoints kept per session before archiving")
-    archive_after_days: float = Field(7, ge=0, description="archive checkpoints older than this")
-    project_cap_bytes: int = Field(50_000_000, ge=100_000, description="checkpoint bytes per project")
-    inject_cap_chars: int = Field(9000, ge=500, le=9900, description="largest context injected (characters)")
-    startup_pointer_max_age_h: float = Field(24, ge=0, description="point new sessions at handoffs this recent")
-    available_tokens_floor: int = Field(30000, ge=0, description="flag handoffs with fewer tokens left")
-    stop_block_at_critical: bool = Field(False, description="at critical, Stop blocks once to update the handoff")
-    redact_extra: list[str] = Field(default_factory=list, description="extra regexes to redact")
+    context_window: int | None = Field(_D["context_window"], ge=1000, description="override the model's window (tokens)")
+    autocompact_pct: float | None = Field(_D["autocompact_pct"], gt=0, le=100, description="where auto-compaction fires, percent")
+    checkpoint_interval_s: int = Field(_D["checkpoint_interval_s"], ge=0, description="Stop checkpoints at most this often (seconds)")
+    checkpoints_keep: int = Field(_D["checkpoints_keep"], ge=1, le=10000, description="checkpoints kept per session before archiving")
+    archive_after_days: float = Field(_D["archive_after_days"], ge=0, description="archive checkpoints older than this")
+    project_cap_bytes: int = Field(_D["project_cap_bytes"], ge=100_000, description="checkpoint bytes per project")
+    inject_cap_chars: int = Field(_D["inject_cap_chars"], ge=500, le=9900, description="largest context injected (characters)")
+    startup_pointer_max_age_h: float = Field(_D["startup_pointer_max_age_h"], ge=0, description="point new sessions at handoffs this recent")
+    available_tokens_floor: int = Field(_D["available_tokens_floor"], ge=0, description="flag handoffs with fewer tokens left")
+    stop_block_at_critical: bool = Field(_D["stop_block_at_critical"], description="at critical, Stop blocks once to update the handoff")
+    redact_extra: list[str] = Field(default_factory=lambda: settings.defaults()["redact_extra"], description="extra regexes to redact")
     prices: dict[str, ModelPrice] = Field(
-        default_factory=dict, description="USD per million tokens by model id prefix, over the shipped table"
+        default_factory=lambda: settings.defaults()["prices"], description="USD per million tokens by model id prefix, over the shipped table"
     )
 
     @field_validator("redact_extra")
@@ -184,11 +188,11 @@ def _layer(path: Path) -> tuple[dict[str, Any], list[str]]:
     good: dict[str, Any] = {}
     errors = []
     for key, value in data.items():
-        problem = check(key, value)
+        good_value, problem = _checked(key, value)
         if problem is not None:
             errors.append(f"{path}: {problem}")
             continue
-        good[key] = value
+        good[key] = good_value
     return good, errors
 
 
@@ -198,36 +202,43 @@ def check(key: str, value: Any) -> str | None:
     Names the key, the value and what is accepted; an unknown key says it is ignored.
     Never pydantic's own wording, which speaks of "inputs" and "extra fields".
     """
+    return _checked(key, value)[1]
+
+
+def _checked(key: str, value: Any) -> tuple[Any, str | None]:
+    """(`value` validated, in the form the effective settings hold it, None), or (None, the
+    problem in plain words; see `check`). A layer's `thresholds` stay as written (maybe only
+    some levels): they are merged over the layers before, and the merge is checked in `_resolve`."""
     if key not in Config.model_fields:
-        return f"unknown key {key!r} is ignored (known keys: {', '.join(Config.model_fields)})"
+        return None, f"unknown key {key!r} is ignored (known keys: {', '.join(Config.model_fields)})"
     try:
-        Config.model_validate({key: value})
+        dumped = Config.model_validate({key: value}).model_dump()
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or key
         shown = json.dumps(value, default=str)[:80]
         if err.get("type") == "extra_forbidden":  # a sub-key, e.g. thresholds.alert
-            return f"key {loc!r} is unknown and ignored; {key} accepts {_accepted(key)}; using the default for {key}"
+            return None, f"key {loc!r} is unknown and ignored; {key} accepts {_accepted(key)}; using the default for {key}"
         reason = err.get("ctx", {}).get("error") if err.get("type") == "value_error" else None
         why = f" ({reason})" if reason else ""
-        return f"key {loc!r} has value {shown}, which is not accepted{why}; accepted: {_accepted(loc)}; using the default"
-    return None
+        return None, f"key {loc!r} has value {shown}, which is not accepted{why}; accepted: {_accepted(loc)}; using the default"
+    return (value if key == "thresholds" else dumped[key]), None
 
 
 def _env_layer() -> tuple[dict[str, Any], list[str]]:
     good: dict[str, Any] = {}
     errors = []
-    for name, text in settings._env_overrides().items():
+    for name, text in settings.env_overrides().items():
         key = name[len(settings.ENV_PREFIX):].lower()
         try:
             value = json.loads(text)
         except ValueError:
             value = text
-        problem = check(key, value)
+        good_value, problem = _checked(key, value)
         if problem is not None:
             errors.append(f"environment variable {name}: {problem}")
             continue
-        good[key] = value
+        good[key] = good_value
     return good, errors
 
 
@@ -243,7 +254,7 @@ def ignored_project_keys(project: Path) -> list[str]:
 
 
 def _resolve(project: Path) -> tuple[dict[str, Any], dict[str, str], list[str], list[str]]:
-    values = Config().model_dump()
+    values: dict[str, Any] = dict(settings.defaults())
     origin = {key: "default" for key in values}
     errors: list[str] = []
     ignored: list[str] = []
@@ -271,7 +282,7 @@ def _resolve(project: Path) -> tuple[dict[str, Any], dict[str, str], list[str], 
                                   f"({reason}); accepted: {_accepted('thresholds')}; using the previous values")
                     continue
             else:
-                values[key] = Config.model_validate({key: value}).model_dump()[key]
+                values[key] = value
             origin[key] = str(source)
     return values, origin, errors, ignored
 
@@ -287,7 +298,7 @@ def effective(project: Path) -> dict[str, Any]:
     files = [paths.user_config_path(), paths.project_config_path(project)]
     try:
         root = paths.state_root(project)
-        payload = {"stamp": settings.stamp(files), "env": settings._env_overrides(), "values": values, "errors": errors}
+        payload = {"stamp": settings.stamp(files), "env": settings.env_overrides(), "values": values, "errors": errors}
         fsutil.atomic_write(root / paths.CONFIG_CACHE, json.dumps(payload).encode(), durable=False)
     except OSError:
         pass

@@ -161,7 +161,7 @@ def context_for(source: str, where: Any, result: refresh.Result, claimed: Claime
             heading=f"session-state handoff from the session before /clear ({q(claimed.session_id)}): this session continues its work.",
         )
     if source == "startup":
-        found = latest_unclaimed(where, float(where.settings.get("startup_pointer_max_age_h", 24)))
+        found = latest_unclaimed(where, where.settings["startup_pointer_max_age_h"])
         if found is None:
             return ""
         path, pkg = found

@@ -53,7 +53,7 @@ def build(state: SessionState, root: Path, settings: dict[str, Any]) -> HandoffP
     # the files edited most recently are the ones the next context touches again (benchmarks/handoff_recall.py)
     recent = list(reversed(state.files))
     files = ([f for f in recent if f.edits] + [f for f in recent if not f.edits])[:20]
-    floor = int(settings.get("available_tokens_floor", 30000))
+    floor = settings["available_tokens_floor"]
     flags = []
     if available is not None and available < floor:
         flags.append("low_available_tokens")

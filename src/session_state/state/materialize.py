@@ -97,7 +97,7 @@ def materialize(
         if branch is not None:
             current.git_branch, current.git_dirty = branch, dirty
         cp = None
-        interval = float(cfg.get("checkpoint_interval_s", 600))
+        interval = cfg["checkpoint_interval_s"]
         # one checkpoint per distinct trigger: a budget crossing found by the same hook as a
         # SubagentStop or PreCompact still gets its own, findable by its name
         triggers = list(dict.fromkeys([t for t in [checkpoint, *requested] if t]))

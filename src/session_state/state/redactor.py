@@ -136,7 +136,7 @@ def redact_obj(obj: Any, extra: Sequence[str] = (), session_dir: Path | None = N
 def for_settings(cfg: dict[str, Any], session_dir: Path | None = None) -> Callable[..., str]:
     """The redaction function for one session, the configured patterns bound in:
     `run(text)`, or `run(text, limit)` for the first `limit` characters (see `capped`)."""
-    extra = tuple(p for p in cfg.get("redact_extra") or () if isinstance(p, str))
+    extra = tuple(p for p in cfg["redact_extra"] if isinstance(p, str))
 
     def run(text: str, limit: int | None = None) -> str:
         if limit is not None:
