@@ -83,9 +83,9 @@ def test_an_invalid_checkpoint_is_never_the_latest(tmp_path: Path) -> None:
     sdir = tmp_path / "s"
     sdir.mkdir()
     st = state.new_state("s", tmp_path)
-    good = checkpoints.take(sdir, st, "a", {})
+    good = checkpoints.take(sdir, st, "a", settings.defaults())
     time.sleep(0.002)
-    bad = checkpoints.take(sdir, st, "b", {})
+    bad = checkpoints.take(sdir, st, "b", settings.defaults())
     (sdir / "checkpoints" / f"{bad.id}.json").write_text('{"id": "torn"')
     assert checkpoints.latest_valid(sdir).id == good.id
 
@@ -95,7 +95,7 @@ def test_injection_is_capped_and_drops_low_priority_fields_first(tmp_path: Path)
     (root / "sessions").mkdir(parents=True)
     for i in range(30):
         project.decide(root, f"use approach {i}", "because " + "r" * 150, session_id="s-big")
-    pkg = handoff.build(big_state(), root, {})
+    pkg = handoff.build(big_state(), root, settings.defaults())
     full = tmp_path / "handoff.toon"
     whole = inject.render(pkg, full, 100_000, heading="session-state handoff:")
     assert "module_59" in whole and "m" * 150 in whole  # uncut: files and subagent findings are there
@@ -112,7 +112,7 @@ def test_injection_is_capped_and_drops_low_priority_fields_first(tmp_path: Path)
 def test_handoff_validation_names_the_bad_field(tmp_path: Path) -> None:
     sdir = tmp_path / "s"
     sdir.mkdir()
-    pkg = handoff.build(big_state("s"), tmp_path, {})
+    pkg = handoff.build(big_state("s"), tmp_path, settings.defaults())
     handoff.write(sdir, pkg)
     assert handoff.read(sdir) == pkg
     text = (sdir / paths.HANDOFF).read_text().replace("next_step:", "nxt_step:")
@@ -210,7 +210,7 @@ def test_the_injection_leaves_bookkeeping_in_the_full_file(tmp_path: Path) -> No
         f.last_ts = "2026-11-30T12:04:11.760Z"
     sdir = tmp_path / "sessions" / "s-big"
     sdir.mkdir(parents=True)
-    checkpoints.take(sdir, st, "interval", {})
+    checkpoints.take(sdir, st, "interval", settings.defaults())
     pkg = handoff.build(st, tmp_path, settings.defaults())
     full = handoff.write(sdir, pkg)
     stored = full.read_text()
@@ -224,6 +224,6 @@ def test_the_injection_leaves_bookkeeping_in_the_full_file(tmp_path: Path) -> No
 
 
 def test_toon_costs_fewer_tokens_than_json_for_the_same_handoff(tmp_path: Path) -> None:
-    size = handoff.sizes(handoff.build(big_state(), tmp_path, {}), "claude-opus-4-6")
+    size = handoff.sizes(handoff.build(big_state(), tmp_path, settings.defaults()), "claude-opus-4-6")
     assert size["estimate"] is True and size["toon_tokens"] < size["json_tokens"]
     assert size["saving_percent"] > 20
