@@ -18,7 +18,10 @@ import json
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the type only: the status line imports the settings module lazily
+    from session_state.core.settings import Settings
 
 BAR_CELLS = 10
 FALLBACK_LINE = "ctx ?"
@@ -87,7 +90,7 @@ def render(payload: Any) -> str:
     return " · ".join(parts)
 
 
-def _cost(payload: dict[str, Any], cursor: dict[str, Any] | None, conf: dict[str, Any]) -> str | None:
+def _cost(payload: dict[str, Any], cursor: dict[str, Any] | None, conf: Settings) -> str | None:
     """The session's cost: Claude Code's own figure from the payload, else the transcript's."""
     from session_state.core import pricing
 
@@ -113,7 +116,7 @@ def _project(payload: dict[str, Any]) -> Any:
     return paths.project_dir(cwd)
 
 
-def _settings(project: Any) -> dict[str, Any]:
+def _settings(project: Any) -> Settings:
     from session_state.core import settings
 
     try:

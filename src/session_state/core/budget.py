@@ -18,6 +18,7 @@ from typing import Any
 
 from session_state.core import forecast, pricing
 from session_state.core.transcript import token_count
+from session_state.core.settings import Settings
 
 SMALL_WINDOW = 200_000
 LARGE_WINDOW = 1_000_000
@@ -76,7 +77,7 @@ def _small_number(text: str) -> bool:
     return text.isdigit() and len(text) <= 2
 
 
-def context_window(cursor: dict[str, Any], settings: dict[str, Any]) -> tuple[int, str]:
+def context_window(cursor: dict[str, Any], settings: Settings) -> tuple[int, str]:
     """(window, how it was decided): override, selected `[1m]` model, model id, or observation."""
     override = settings["context_window"]
     if isinstance(override, int) and not isinstance(override, bool) and override > 0:
@@ -109,7 +110,7 @@ def _same_model(selected: str, model: Any) -> bool:
     return base in _ALIASES or model.startswith(base) or base.startswith(model)
 
 
-def autocompact_at(window: int, settings: dict[str, Any]) -> int:
+def autocompact_at(window: int, settings: Settings) -> int:
     """Context size at which Claude Code compacts on its own.
 
     Window − 33,000 by default (see AUTOCOMPACT_RESERVE); a percentage (setting
@@ -145,7 +146,7 @@ def level_for(percent: float | None, thresholds: dict[str, Any]) -> str:
     return found
 
 
-def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+def compute(cursor: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The budget object: context now, window, level, room before auto-compaction, totals.
 
     After a compaction with no response since, the context is Claude Code's `postTokens` when the
@@ -224,7 +225,7 @@ def compute(cursor: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def with_reported(
-    current: dict[str, Any], block: Any, settings: dict[str, Any], source: str, turns: Any = None
+    current: dict[str, Any], block: Any, settings: Settings, source: str, turns: Any = None
 ) -> dict[str, Any]:
     """`current` with Claude Code's own context figures in place of the transcript's, if usable.
 

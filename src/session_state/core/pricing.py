@@ -17,6 +17,8 @@ import json
 import os
 from typing import Any
 
+from session_state.core.settings import Settings
+
 PER = 1_000_000  # prices are per million tokens
 _RATES = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
 TABLE = os.path.join(os.path.dirname(__file__), "data", "prices.json")
@@ -42,12 +44,10 @@ def shipped_table() -> dict[str, Any]:
     return _table
 
 
-def table(settings: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+def table(settings: Settings) -> dict[str, dict[str, Any]]:
     """Model prefix → rates: the shipped table with the user's `prices` setting on top."""
     models = dict(shipped_table()["models"])
-    extra = (settings or {}).get("prices")
-    if isinstance(extra, dict):
-        models.update({k: v for k, v in extra.items() if isinstance(v, dict)})
+    models.update(settings["prices"])
     return models
 
 
@@ -104,7 +104,7 @@ def merged_rows(cursor: dict[str, Any]) -> dict[str, list[int]]:
     return rows
 
 
-def session_cost(cursor: dict[str, Any], settings: dict[str, Any] | None = None) -> dict[str, Any]:
+def session_cost(cursor: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """`cost_usd`, `cost_source`, per model and per subagent, for `budget --json` and the views.
 
     `cost_source` is `cost-state` (Claude Code's own running total, which counts every API call

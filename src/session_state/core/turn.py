@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from session_state.core import budget, facts, forecast, fsutil, journal, notices, paths, settings
+from session_state.core.settings import Settings
 
 FULL_DEPS = ("pydantic", "orjson", "filelock", "toons")
 
@@ -21,7 +22,7 @@ class Where:
 
     __slots__ = ("session_id", "project", "root", "session_dir", "settings")
 
-    def __init__(self, session_id: str, project: Path, root: Path, session_dir: Path, settings: dict[str, Any]) -> None:
+    def __init__(self, session_id: str, project: Path, root: Path, session_dir: Path, settings: Settings) -> None:
         self.session_id = session_id
         self.project = project
         self.root = root

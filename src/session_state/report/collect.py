@@ -18,6 +18,7 @@ from typing import Any
 
 from session_state.state import breakdown
 from session_state.core import paths, transcript
+from session_state.core.settings import Settings
 
 Progress = Callable[[int, int], None]
 
@@ -181,7 +182,7 @@ def _totals(cursor: dict[str, Any], budget: dict[str, Any]) -> dict[str, dict[st
 
 def gather(
     transcript_path: str,
-    settings: dict[str, Any],
+    settings: Settings,
     *,
     session_id: str | None = None,
     session_dir: Path | None = None,

@@ -19,6 +19,7 @@ from typing import Any
 from session_state.core import fsutil, journal, paths
 from session_state.state import store
 from session_state.state.models import Budget, Checkpoint, CheckpointRef, SessionState
+from session_state.core.settings import Settings
 
 
 
@@ -61,7 +62,7 @@ def _new_id(trigger: str) -> str:
     return f"{stamp}-{paths.safe_id(trigger)[:40]}-{os.getpid()}"
 
 
-def take(session_dir: Path, state: SessionState, trigger: str, settings: dict[str, Any]) -> Checkpoint:
+def take(session_dir: Path, state: SessionState, trigger: str, settings: Settings) -> Checkpoint:
     """Snapshot `state` (call under the session lock) and apply the per-session count cap."""
     target = paths.checkpoints_dir(session_dir)
     paths.ensure_dir(target)
@@ -214,7 +215,7 @@ class PruneReport:
     bytes_after: int = 0
 
 
-def prune(root: Path, settings: dict[str, Any], *, dry_run: bool = False, progress: Any = None) -> PruneReport:
+def prune(root: Path, settings: Settings, *, dry_run: bool = False, progress: Any = None) -> PruneReport:
     """Apply every retention rule to every session of the project.
 
     Per session: newest `checkpoints_keep` stay; older ones and any older than

@@ -15,12 +15,13 @@ from typing import Any
 from session_state.state import checkpoints, project_files as project, store
 from session_state.core import journal, paths
 from session_state.state.models import ContextSnapshot, HandoffPackage, RecoveryInfo, SessionContext, SessionState, Task, TaskContext
+from session_state.core.settings import Settings
 
 ACTIVE = ("in_progress", "blocked", "pending")
 MARKDOWN_CAP = 1_000_000  # handoff.md is for people: nothing is cut
 
 
-def build(state: SessionState, root: Path, settings: dict[str, Any]) -> HandoffPackage:
+def build(state: SessionState, root: Path, settings: Settings) -> HandoffPackage:
     budget = state.budget
     available = None
     if budget is not None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from session_state.state import detector
 from session_state.core import fsutil, paths, redact
+from session_state.core.settings import Settings
 
 PATTERN_TIMEOUT_S = 0.1
 DISABLED_DIR = "disabled-patterns"
@@ -133,7 +134,7 @@ def redact_obj(obj: Any, extra: Sequence[str] = (), session_dir: Path | None = N
     return redact.redact_obj(obj, text=lambda s: redact_text(s, extra, session_dir))
 
 
-def for_settings(cfg: dict[str, Any], session_dir: Path | None = None) -> Callable[..., str]:
+def for_settings(cfg: Settings, session_dir: Path | None = None) -> Callable[..., str]:
     """The redaction function for one session, the configured patterns bound in:
     `run(text)`, or `run(text, limit)` for the first `limit` characters (see `capped`)."""
     extra = tuple(p for p in cfg["redact_extra"] if isinstance(p, str))

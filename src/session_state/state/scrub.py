@@ -23,6 +23,7 @@ from typing import Any
 
 from session_state.core import fsutil, paths
 from session_state.state import redactor, store
+from session_state.core.settings import Settings
 
 MARK = "[REDACTED:"
 
@@ -35,7 +36,7 @@ class Report:
     skipped: list[str] = field(default_factory=list)  # symlinks, unreadable or unparsable files
 
 
-def scrub(root: Path, cfg: dict[str, Any], *, dry_run: bool = False) -> Report:
+def scrub(root: Path, cfg: Settings, *, dry_run: bool = False) -> Report:
     """Re-redact every file under `root`; with `dry_run`, count what would change only."""
     report = Report()
     sessions = paths.sessions_dir(root)
