@@ -32,7 +32,7 @@ def test_every_type_equals_the_config_models() -> None:
     assert typing.get_origin(price) is dict and typing.get_origin(hints["prices"]) is dict
     assert typing.get_args(price)[0] is typing.get_args(hints["prices"])[0] is str
     rates = typing.get_args(hints["prices"])[1]
-    assert typing.get_args(rates)[1] == float
+    assert typing.get_args(rates)[1] is float
     assert all(f.annotation is float for f in config.ModelPrice.model_fields.values())
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from session_state.core import forecast, pricing
 from session_state.core.transcript import token_count
-from session_state.core.settings import Settings
+from session_state.core.settings import Settings, Thresholds
 
 SMALL_WINDOW = 200_000
 LARGE_WINDOW = 1_000_000
@@ -135,7 +135,7 @@ def _valid_pct(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 100
 
 
-def level_for(percent: float | None, thresholds: dict[str, Any]) -> str:
+def level_for(percent: float | None, thresholds: Thresholds) -> str:
     if percent is None:
         return "unknown"
     found = "ok"

@@ -91,7 +91,7 @@ def load(project: Path) -> Settings:
     try:
         cached = json.loads(cache.read_bytes())
         if cached.get("stamp") == current and cached.get("env") == env_overrides():
-            return {**defaults(), **cached["values"]}
+            return cast(Settings, {**defaults(), **cached["values"]})
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     try:

@@ -18,7 +18,7 @@ from typing import Any
 
 from session_state.state import breakdown
 from session_state.core import paths, transcript
-from session_state.core.settings import Settings
+from session_state.core.settings import Settings, Thresholds
 
 Progress = Callable[[int, int], None]
 
@@ -62,7 +62,7 @@ class ReportData:
     subagents: list[Run]
     checkpoints: list[Mark]
     budget: dict[str, Any]
-    thresholds: dict[str, float]
+    thresholds: Thresholds
     totals: dict[str, dict[str, int]]
     handoff_text: str | None
     generated: str
@@ -211,7 +211,7 @@ def gather(
         subagents=subagent_runs(cursor, seen.spans),
         checkpoints=checkpoint_marks(session_dir),
         budget=budget,
-        thresholds=dict(settings["thresholds"]),
+        thresholds=settings["thresholds"],
         totals=_totals(cursor, budget),
         handoff_text=handoff_text,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

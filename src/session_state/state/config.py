@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -74,7 +74,8 @@ class Config(BaseModel):
     stop_block_at_critical: bool = Field(_D["stop_block_at_critical"], description="at critical, Stop blocks once to update the handoff")
     redact_extra: list[str] = Field(default_factory=lambda: settings.defaults()["redact_extra"], description="extra regexes to redact")
     prices: dict[str, ModelPrice] = Field(
-        default_factory=lambda: settings.defaults()["prices"], description="USD per million tokens by model id prefix, over the shipped table"
+        default_factory=lambda: {prefix: ModelPrice(**rates) for prefix, rates in _D["prices"].items()},
+        description="USD per million tokens by model id prefix, over the shipped table"
     )
 
     @field_validator("redact_extra")
@@ -287,7 +288,7 @@ def _resolve(project: Path) -> tuple[dict[str, Any], dict[str, str], list[str], 
     return values, origin, errors, ignored
 
 
-def effective(project: Path) -> dict[str, Any]:
+def effective(project: Path) -> settings.Settings:
     """Validate the files, report errors once to the log, and refresh the hot path's cache."""
     values, _, errors, ignored = _resolve(project)
     if errors or ignored:
@@ -302,7 +303,7 @@ def effective(project: Path) -> dict[str, Any]:
         fsutil.atomic_write(root / paths.CONFIG_CACHE, json.dumps(payload).encode(), durable=False)
     except OSError:
         pass
-    return values
+    return cast(settings.Settings, values)  # every key, each validated by _resolve
 
 
 def set_value(path: Path, key: str, value: Any, *, project_file: bool = False) -> None:
