@@ -152,8 +152,8 @@ def _basic_context(event: str, payload: dict[str, Any], where: Any) -> str:
     """The basic handoff to inject (SessionStart compact / clear), or "" (also written at PreCompact)."""
     from session_state.core import basic_handoff
 
-    extra = where.settings.get("redact_extra") or ()
-    cap = int(where.settings.get("inject_cap_chars", 9000))
+    extra = where.settings["redact_extra"]
+    cap = where.settings["inject_cap_chars"]
     try:
         if event == "PreCompact":
             _, text = basic_handoff.write(where.session_dir, BASIC_HEADING, extra, payload.get("transcript_path"))
