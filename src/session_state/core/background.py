@@ -8,11 +8,10 @@ and never waits for; a pending marker coalesces a burst of turns into one refres
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 from session_state.core import paths
-from session_state.core.fsutil import create_exclusive
+from session_state.core.fsutil import create_exclusive_or_stale
 
 PENDING_STALE_S = 60.0
 
@@ -23,15 +22,8 @@ def spawn_refresh(project_dir: Path, session_id: str, transcript_path: str | Non
         return False
     sdir = paths.session_dir(paths.state_root(project_dir), session_id)
     pending = sdir / paths.REFRESH_PENDING
-    if not create_exclusive(pending):
-        try:
-            if time.time() - pending.stat().st_mtime < PENDING_STALE_S:
-                return False
-            os.unlink(pending)
-        except FileNotFoundError:
-            pass
-        if not create_exclusive(pending):
-            return False
+    if not create_exclusive_or_stale(pending, PENDING_STALE_S):
+        return False
     src = str(paths.source_root())
     code = f"import sys; sys.path.insert(0, {src!r}); from session_state.state.materialize import main; main()"
     argv = [python, "-I", "-X", "utf8", "-c", code, str(project_dir), session_id, transcript_path or ""]

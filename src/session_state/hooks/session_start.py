@@ -105,23 +105,13 @@ def first_injection(session_dir: Path, source: str, text: str) -> bool:
     between) is injected again: the first injection was summarised away with the rest.
     """
     import hashlib
-    import os
-    import time
 
     from session_state.core import fsutil, paths
 
     markers = paths.markers_dir(session_dir)
     paths.ensure_dir(markers)
     marker = markers / f"inject-{paths.safe_id(source)}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
-    if fsutil.create_exclusive(marker):
-        return True
-    try:
-        if time.time() - marker.stat().st_mtime < REFIRE_WINDOW_S:
-            return False
-        os.unlink(marker)
-    except FileNotFoundError:
-        pass
-    return fsutil.create_exclusive(marker)  # of several late starts racing, one injects
+    return fsutil.create_exclusive_or_stale(marker, REFIRE_WINDOW_S)  # of several late starts racing, one injects
 
 
 def _fold_backlog() -> None:
