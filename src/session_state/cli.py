@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 # Order is the order of `--help`.
 COMMANDS = [
@@ -85,7 +85,7 @@ class InertStream:
     stream below, for the progress line's own carriage returns.
     """
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: TextIO) -> None:
         self.unescaped = stream
 
     def write(self, text: str) -> int:

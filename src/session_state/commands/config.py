@@ -52,7 +52,7 @@ def register(subparsers: Any) -> None:
     where.set_defaults(func=run_path)
 
 
-def _sub(actions: Any, name: str, help_text: str, examples: list[str]) -> argparse.ArgumentParser:
+def _sub(actions: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str, examples: list[str]) -> argparse.ArgumentParser:
     return actions.add_parser(
         name,
         help=help_text,

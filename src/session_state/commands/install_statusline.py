@@ -111,7 +111,7 @@ def members(text: str) -> tuple[list[Member], int, int]:
         if i >= len(text) or text[i] != '"':
             raise ValueError(f"expected a key at offset {i}")
         key_start = i
-        key, i = json.decoder.scanstring(text, i + 1)
+        key, i = json.decoder.scanstring(text, i + 1)  # type: ignore[attr-defined]  # public in json.decoder, absent from typeshed
         i = _skip_ws(text, i)
         if i >= len(text) or text[i] != ":":
             raise ValueError(f"expected ':' at offset {i}")

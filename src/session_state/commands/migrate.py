@@ -16,7 +16,7 @@ import io
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from session_state.core import paths
 from session_state.commands import _common
@@ -122,13 +122,23 @@ def _walk(top: Path) -> list[Path]:
     return out
 
 
-def import_tree(legacy: Path, root: Path, *, dry_run: bool) -> dict[str, Any]:
+class ImportReport(TypedDict):
+    """What `import_tree` did (or would do): the target root and its counts."""
+
+    root: str
+    sessions: int
+    files: int
+    decisions: int
+    skipped: int
+
+
+def import_tree(legacy: Path, root: Path, *, dry_run: bool) -> ImportReport:
     """Validate and copy sessions and decisions; returns counts."""
     from session_state.core import fsutil
     from session_state.state import handoff, store
     from session_state.state.models import Checkpoint, DecisionLog, HandoffPackage, JournalRecord, SessionState, UsageRecord
 
-    counts = {"root": str(root), "sessions": 0, "files": 0, "decisions": 0, "skipped": 0}
+    counts: ImportReport = {"root": str(root), "sessions": 0, "files": 0, "decisions": 0, "skipped": 0}
     sessions = legacy / paths.SESSIONS
     for old in sorted(sessions.iterdir()) if sessions.is_dir() else []:
         state = _model(old / paths.STATE, SessionState)

@@ -8,6 +8,7 @@ Files are created 0600 and symlinks are never followed for writes.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import time
 from pathlib import Path
@@ -223,7 +224,7 @@ def claim(src: Path, dst: Path) -> bool:
     return True
 
 
-def open_regular(path: str | os.PathLike[str]):  # -> BinaryIO | None
+def open_regular(path: str | os.PathLike[str]) -> io.BufferedReader | None:
     """Open a file for reading only if it is a regular file: never block on a FIFO, never read
     a device such as /dev/zero (a transcript path is input, and could be either)."""
     import stat
@@ -270,12 +271,15 @@ def read_bytes(path: Path, *, limit: int | None = None, state: bool = False) -> 
         return None
     except OSError:
         if state and os.path.islink(path):  # ELOOP (EMLINK on some BSDs): a symlink in our place
-            return _aside_none(path, "was a symlink")
+            set_aside(path, "was a symlink")
+            return None
         raise
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
-            return _aside_none(path, "was not a regular file") if state else None
+            if state:
+                set_aside(path, "was not a regular file")
+            return None
         with os.fdopen(fd, "rb") as handle:
             return handle.read() if limit is None else handle.read(limit)
     except IsADirectoryError:
@@ -293,8 +297,3 @@ def size(path: Path, *, follow_symlinks: bool = False) -> int:
         return os.stat(path, follow_symlinks=follow_symlinks).st_size
     except OSError:
         return 0
-
-
-def _aside_none(path: Path, why: str) -> None:
-    set_aside(path, why)
-    return None

@@ -123,7 +123,7 @@ def _parse(chunk: bytes) -> Iterator[dict[str, Any]]:
     try:
         import orjson
 
-        loads = orjson.loads
+        loads: Callable[[bytes], Any] = orjson.loads
     except ImportError:  # the hot tier may run without the full environment
         loads = json.loads
     for line in chunk.split(b"\n"):

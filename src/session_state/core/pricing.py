@@ -122,7 +122,9 @@ def session_cost(cursor: dict[str, Any], settings: Settings) -> dict[str, Any]:
     state = cursor.get("cost_state")
     result: dict[str, Any]
     if isinstance(state, dict) and isinstance(state.get("total_usd"), (int, float)):
-        models = state.get("models") if isinstance(state.get("models"), dict) else {}
+        models = state.get("models")
+        if not isinstance(models, dict):
+            models = {}
         result = {
             "cost_usd": round(float(state["total_usd"]), 6),
             "cost_source": "cost-state",

@@ -61,7 +61,7 @@ def _check_openai(match: "re.Match[str]", text: str) -> bool:
     return _mixed(body) and any(c.isupper() for c in body) and any(c.islower() for c in body)
 
 
-_TOKEN_RULES: list = [
+_TOKEN_RULES: list[tuple[str, str | None, str, str, Callable[[re.Match[str], str], bool] | None]] = [
     ("anthropic_api_key", "sk-ant-", r"sk-ant-", r"[A-Za-z0-9_\-]{20,300}", None),
     ("openai_api_key", "sk-", r"sk-", r"(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,300}", None),
     ("openrouter_api_key", "sk-or-v1-", r"sk-or-v1-", r"[a-f0-9]{64}" + _END, None),
@@ -130,7 +130,7 @@ def made_up(value: str) -> bool:
 
 
 # Rules with their own shape: (kind, triggers, pattern, group to replace, check or None).
-_SHAPE_RULES: list = [
+_SHAPE_RULES: list[tuple[str, str | tuple[str, ...], str, int | tuple[int, ...], Callable[[re.Match[str], str], bool] | None]] = [
     # PEM private keys: the whole block, or from BEGIN to the end of the body when cut off. The
     # body (base64, headers such as "Proc-Type: 4,ENCRYPTED", JSON "\\n" escapes) is matched
     # atomically up to the next "-----", so a run of BEGIN lines costs linear time.
@@ -347,7 +347,7 @@ _SOURCES = {
     "aws_secret": _AWS_SECRET,
     "aws_context": r"aws|AWS|Aws|amazon|Amazon|AMAZON|secret|Secret|SECRET",
 }
-_lazy: dict = {}
+_lazy: dict[str, re.Pattern[str]] = {}
 
 
 def _rx(name: str) -> "re.Pattern[str]":
@@ -358,15 +358,16 @@ def _rx(name: str) -> "re.Pattern[str]":
     return regex
 
 
-# Flattened rule table: [kind, triggers, pattern source, group, check, compiled or None]
-_TABLE: list = []
+# Flattened rule table: [kind, triggers, pattern source, group, check, compiled or None]; a list
+# (not a tuple) because the compiled pattern is filled in on first use.
+_TABLE: list[list[Any]] = []
 for _kind, _trigger, _prefix, _rest, _check in _TOKEN_RULES:
     # left edge: not glued to a token character, except the "n" of a JSON/shell "\n" escape
     _edge = r"(?:(?<![A-Za-z0-9_\-]" + _prefix + r")|(?<=\\[nrt]" + _prefix + "))"
     _TABLE.append([_kind, _trigger, _prefix + _edge + _rest, 0, _check, None])
-for _kind, _trigger, _pattern, _group, _check in _SHAPE_RULES:
-    _TABLE.append([_kind, _trigger, _pattern, _group, _check, None])
-del _kind, _trigger, _prefix, _rest, _check, _pattern, _group, _edge
+for _kind, _triggers, _pattern, _group, _check in _SHAPE_RULES:
+    _TABLE.append([_kind, _triggers, _pattern, _group, _check, None])
+del _kind, _trigger, _triggers, _prefix, _rest, _check, _pattern, _group, _edge
 
 def _strip_private(text: str) -> str:
     if "<" not in text:
@@ -389,8 +390,9 @@ def _strip_private(text: str) -> str:
     return "".join(out)
 
 
-def _apply(row: list, text: str) -> str:
-    kind, _triggers, pattern, group, check, regex = row
+def _apply(row: list[Any], text: str) -> str:
+    kind, _triggers, pattern, group, check = row[:5]
+    regex: re.Pattern[str] | None = row[5]
     if regex is None:
         regex = row[5] = re.compile(pattern)
     mark = _MARK.format(kind)
@@ -416,7 +418,7 @@ def _apply(row: list, text: str) -> str:
 def _aws_secrets(text: str) -> str:
     """40-character AWS secret keys within 160 characters after "aws", "amazon" or "secret"."""
     context = _rx("aws_context")
-    windows: list = []
+    windows: list[list[int]] = []
     for hit in context.finditer(text):
         start, end = hit.end(), min(len(text), hit.end() + 160)
         if windows and start <= windows[-1][1]:
@@ -426,7 +428,7 @@ def _aws_secrets(text: str) -> str:
     if not windows:
         return text
     candidate = _rx("aws_secret")
-    spans: list = []
+    spans: list[tuple[int, int]] = []
     for start, end in windows:
         lo = max(0, start - 1)  # let the look-behind see one character before the window
         for match in candidate.finditer(text, lo, min(len(text), end + 41)):
@@ -441,7 +443,7 @@ def _aws_secrets(text: str) -> str:
             spans.append((match.start(), match.end()))
     if not spans:
         return text
-    out: list = []
+    out: list[str] = []
     done = 0
     for start, end in spans:
         out.append(text[done:start])
@@ -491,10 +493,10 @@ def _token_rules(text: str) -> str:
     return text
 
 
-def _apply_lines(row: list, text: str) -> str:
+def _apply_lines(row: list[Any], text: str) -> str:
     """`_apply` on each line that holds one of the row's triggers (line order kept)."""
     triggers = (row[1],) if row[1].__class__ is str else row[1]
-    starts: set = set()
+    starts: set[int] = set()
     for trigger in triggers:
         pos = text.find(trigger)
         while pos >= 0:
@@ -502,7 +504,7 @@ def _apply_lines(row: list, text: str) -> str:
             starts.add(start)
             end = text.find("\n", pos)
             pos = -1 if end < 0 else text.find(trigger, end)
-    out: list = []
+    out: list[str] = []
     done = 0
     for start in sorted(starts):
         end = text.find("\n", start)
@@ -549,7 +551,7 @@ def _secret_key(key: object) -> bool:
     return known
 
 
-_key_cache: dict = {}
+_key_cache: dict[str, bool] = {}
 # What may follow a bare value that ends its line: end of text, a newline, or the closing quote
 # or "\n" escape when the text is itself a JSON or shell string.
 _EOL = ("", "\n", "\r", '"', "'", "\\")
@@ -618,7 +620,8 @@ def _assignments(text: str) -> str:
         pos = hit.start()
         if pos < skip:
             continue
-        run_end = keyrun.match(text, hit.end()).end()
+        run = keyrun.match(text, hit.end())  # a `*` pattern: always matches, maybe empty
+        run_end = hit.end() if run is None else run.end()
         skip = run_end
         key_start = pos
         limit = max(done, pos - 80)
@@ -670,7 +673,7 @@ def _assignments(text: str) -> str:
 
 # --- user patterns (fallback only: the full tier runs them in redactor.apply_patterns) -------
 
-_extra_cache: dict = {}
+_extra_cache: dict[str, Any] = {}  # pattern -> compiled `regex` pattern, or False when invalid
 _UNCHECKED = "[REDACTED:custom-unchecked]"
 
 
@@ -683,7 +686,7 @@ def _extra(text: str, extra: "Sequence[str]") -> str:
     except ImportError:
         return _UNCHECKED
     for pattern in extra:
-        compiled = _extra_cache.get(pattern)
+        compiled: Any = _extra_cache.get(pattern)  # `regex` ships no type information
         if compiled is None:
             try:
                 compiled = regex.compile(pattern)

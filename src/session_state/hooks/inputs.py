@@ -57,14 +57,14 @@ def common(payload: Any) -> dict[str, Any]:
 
 
 def stop(payload: Any) -> dict[str, Any]:
-    common(payload)
-    optional_bool(payload, "stop_hook_active")
-    optional_str(payload, "last_assistant_message")
-    return payload
+    data = common(payload)
+    optional_bool(data, "stop_hook_active")
+    optional_str(data, "last_assistant_message")
+    return data
 
 
 def user_prompt_submit(payload: Any) -> dict[str, Any]:
-    common(payload)
-    optional_str(payload, "prompt")
-    optional_str(payload, "prompt_id")
-    return payload
+    data = common(payload)
+    optional_str(data, "prompt")
+    optional_str(data, "prompt_id")
+    return data

@@ -14,9 +14,9 @@ from session_state.hooks import inputs
 
 
 def validate(payload: Any) -> dict[str, Any]:
-    inputs.common(payload)
-    inputs.optional_str(payload, "reason")
-    return payload
+    data = inputs.common(payload)
+    inputs.optional_str(data, "reason")
+    return data
 
 
 def handle(payload: dict[str, Any]) -> None:

@@ -161,7 +161,9 @@ class Collector:
             elif kind == "thinking" and isinstance(block.get("thinking"), str):
                 self.parts.append(_Part(MESSAGES, ASSISTANT_TEXT, None, block["thinking"]))
             elif kind == "tool_use":
-                name = block.get("name") if isinstance(block.get("name"), str) else "tool"
+                name = block.get("name")
+                if not isinstance(name, str):
+                    name = "tool"
                 if isinstance(block.get("id"), str):
                     self.tool_names[block["id"]] = _tool_label(name, block.get("input"))
                 self.parts.append(_Part(MESSAGES, TOOL_CALLS, name, f"{name} {json.dumps(block.get('input'))}"))
@@ -174,7 +176,9 @@ class Collector:
         for tool in self.shape.get("tools") or []:
             if not isinstance(tool, dict):
                 continue
-            name = tool.get("name") if isinstance(tool.get("name"), str) else ""
+            name = tool.get("name")
+            if not isinstance(name, str):
+                name = ""
             schema = json.dumps(tool, separators=(",", ":"), ensure_ascii=False)
             if name.startswith("mcp__"):
                 server = name.split("__")[1] if name.count("__") >= 2 else name

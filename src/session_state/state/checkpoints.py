@@ -259,8 +259,8 @@ def prune(root: Path, settings: Settings, *, dry_run: bool = False, progress: An
             elif idx > 0:
                 live.append((st.st_mtime, path, False))
         archive = _usable_folder(sdir, paths.ARCHIVE)
-        for name in sorted(os.listdir(archive)) if archive is not None else []:
-            gz = archive / name
+        archived = [(name, archive / name) for name in sorted(os.listdir(archive))] if archive is not None else []
+        for name, gz in archived:
             if not name.endswith(".gz") or any(p == gz for _, p, _ in live) or not _owned_file(sdir, gz):
                 continue
             try:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from session_state.core import journal
 from session_state.state import store
-from session_state.state.models import CompactSummary, HandoffPackage
+from session_state.state.models import CompactSummary, HandoffPackage, SummarySource
 
 FILE = "compact-summary.json"
 MAX_CHARS = 200_000
@@ -52,14 +52,15 @@ def coverage(pkg: HandoffPackage, summary: str) -> tuple[list[str], list[str]]:
     from session_state.state import inject
 
     have = set(words(summary))
-    covered, missing = [], []
+    covered: list[str] = []
+    missing: list[str] = []
     for item in inject.items(pkg):
         held = item.match in summary if item.key.startswith("file:") else holds(summary, item.match, have)
         (covered if held else missing).append(item.key)
     return covered, missing
 
 
-def save(session_dir: Path, text: str, source: str, pkg: HandoffPackage | None = None,
+def save(session_dir: Path, text: str, source: SummarySource, pkg: HandoffPackage | None = None,
          redact_extra: Sequence[str] = ()) -> CompactSummary:
     """Keep the summary (redacted) and, given the handoff, which of its items the summary holds."""
     from session_state.state.redactor import capped

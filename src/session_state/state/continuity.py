@@ -15,6 +15,7 @@ from typing import Any
 
 from session_state.state import checkpoints, handoff, materialize as refresh, fold as state, store
 from session_state.core import facts, fsutil, journal, paths
+from session_state.state.models import HandoffPackage
 
 CLEAR_WINDOW_S = 30 * 60
 
@@ -23,7 +24,7 @@ CLEAR_WINDOW_S = 30 * 60
 class Claimed:
     session_id: str
     session_dir: Path
-    package: handoff.HandoffPackage
+    package: HandoffPackage
     path: Path
 
 
@@ -97,7 +98,7 @@ def inheritance(claimed: Claimed) -> tuple[str, str, dict[str, Any]]:
 IDLE_S = 10 * 60
 
 
-def latest_unclaimed(where: Any, max_age_h: float) -> tuple[Path, handoff.HandoffPackage] | None:
+def latest_unclaimed(where: Any, max_age_h: float) -> tuple[Path, HandoffPackage] | None:
     """The newest handoff a new session may be pointed at.
 
     Only sessions that ended (not by /clear: that handoff is its heir's) or have been idle
@@ -118,7 +119,7 @@ def latest_unclaimed(where: Any, max_age_h: float) -> tuple[Path, handoff.Handof
     return None
 
 
-def _has_work(pkg: handoff.HandoffPackage) -> bool:
+def _has_work(pkg: HandoffPackage) -> bool:
     """A handoff worth pointing at records a request or a task (not a session that just began)."""
     snap, task = pkg.context_snapshot, pkg.task_context
     return bool(task.requests or task.goal or snap.active_todos or task.completed_steps)

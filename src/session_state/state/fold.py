@@ -16,7 +16,7 @@ from typing import Any
 
 from session_state.core import facts, journal, paths
 from session_state.state import store
-from session_state.state.models import Command, Compaction, Failure, FileTouch, Request, SessionState, Subagent, Task, Totals
+from session_state.state.models import Command, Compaction, Failure, FileTouch, Request, SessionState, Subagent, Task, TaskStatus, Totals
 
 KEEP_REQUESTS = 12
 KEEP_FAILURES = 5
@@ -29,7 +29,7 @@ REQUEST_CHARS = 600
 PATH_CHARS = 500
 SUBJECT_CHARS = 300  # a task's subject in the state (facts carry up to facts.PROMPT_CHARS)
 
-_STATUS_MAP = {
+_STATUS_MAP: dict[str, TaskStatus] = {
     "pending": "pending",
     "in_progress": "in_progress",
     "in-progress": "in_progress",
@@ -406,7 +406,7 @@ def _task(state: SessionState, task_id: str) -> Task | None:
     return next((t for t in state.tasks if t.id == task_id), None)
 
 
-def _status(value: Any) -> str:
+def _status(value: Any) -> TaskStatus:
     return _STATUS_MAP.get(str(value or "pending").lower(), "pending")
 
 

@@ -28,15 +28,15 @@ def find_fork_parent(session_id: str, transcript_path: str | None, root: Path | 
     if not transcript_path:
         return None
     path = Path(transcript_path)
-    siblings = []
+    dated: list[tuple[float, Path]] = []
     for candidate in path.parent.glob("*.jsonl"):
         if candidate.stem == session_id:
             continue
         try:
-            siblings.append((candidate.stat().st_mtime, candidate))
+            dated.append((candidate.stat().st_mtime, candidate))
         except OSError:
             continue
-    siblings = [c for _, c in sorted(siblings, reverse=True)[:max_files]]
+    siblings = [c for _, c in sorted(dated, reverse=True)[:max_files]]
     if not siblings:
         return None
     for uuid in _uuids_from_end(path, max_uuids):

@@ -139,7 +139,7 @@ def _recover(sdir: Path, exc: store.CorruptFile | None) -> tuple[SessionState | 
     cp, restored = checkpoints.restore_state(sdir)
     what = f"its state file did not validate ({line(exc.reason)})" if exc else "its state file was missing"
     kept = f"; the bad file is kept as {line(exc.moved_to.name)}" if exc and exc.moved_to else ""
-    if restored is None:
+    if cp is None or restored is None:  # restore_state gives both or neither
         message = f"session-state: {what} and no checkpoint was valid; it starts this session's state afresh{kept}."
     else:
         message = (

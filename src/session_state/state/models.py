@@ -81,11 +81,16 @@ class Budget(Open):
 
 # --- session state --------------------------------------------------------------------
 
+# Named so the code that builds these models can carry the same closed set of values.
+TaskStatus = Literal["pending", "in_progress", "blocked", "completed", "failed"]
+SummarySource = Literal["SubagentStop", "PostCompact"]
+DecisionBy = Literal["model", "user"]
+
 
 class Task(Strict):
     id: str
     subject: str
-    status: Literal["pending", "in_progress", "blocked", "completed", "failed"] = "pending"
+    status: TaskStatus = "pending"
     active_form: str | None = None
     source: Literal["TodoWrite", "TaskCreate", "cli", "inherited"] = "TaskCreate"
     updated: str | None = None
@@ -183,7 +188,7 @@ class CompactSummary(Strict):
 
     schema_version: Literal[1] = 1
     ts: str
-    source: Literal["SubagentStop", "PostCompact"]
+    source: SummarySource
     text: str
     covered: list[str] = Field(default_factory=list)
     missing: list[str] = Field(default_factory=list)
@@ -208,7 +213,7 @@ class Decision(Strict):
     choice: str = Field(min_length=1)
     why: str = ""
     session_id: str | None = None
-    by: Literal["model", "user"] = "model"
+    by: DecisionBy = "model"
 
 
 class DecisionLog(Strict):

@@ -15,7 +15,7 @@ from typing import Any
 
 from session_state.core import journal, paths
 from session_state.state import store
-from session_state.state.models import Decision, DecisionLog, SessionState
+from session_state.state.models import Decision, DecisionBy, DecisionLog, SessionState
 
 KEEP_DECISIONS = 200
 
@@ -38,7 +38,7 @@ def decisions(root: Path) -> list[Decision]:
         return []
 
 
-def decide(root: Path, choice: str, why: str, *, session_id: str | None, by: str = "model") -> Decision:
+def decide(root: Path, choice: str, why: str, *, session_id: str | None, by: DecisionBy = "model") -> Decision:
     """Record a decision (read-modify-write under the project lock)."""
     from session_state.state.redactor import capped
 

@@ -113,7 +113,8 @@ def read_toon(path: Path, *, quarantine: bool = True) -> object | None:
     if raw is None:
         return None
     try:
-        return toons.loads(raw.decode("utf-8"))
+        parsed: object = toons.loads(raw.decode("utf-8"))
+        return parsed
     except ValueError as exc:  # UnicodeDecodeError and toons.ToonDecodeError are ValueErrors
         reason = "is not UTF-8" if isinstance(exc, UnicodeDecodeError) else f"is not valid TOON ({str(exc)[:80]})"
         moved = set_aside(path, reason) if quarantine else None
