@@ -18,7 +18,7 @@ import json
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 if TYPE_CHECKING:  # the type only: the status line imports the settings module lazily
     from session_state.core.settings import Settings
@@ -205,7 +205,7 @@ def _short(tokens: int) -> str:
     return str(tokens)
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

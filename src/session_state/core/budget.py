@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
+from typing import Any, TypeGuard
 
 from session_state.core import forecast, pricing
 from session_state.core.transcript import token_count
@@ -131,7 +131,7 @@ def _env_pct() -> float | None:
         return None
 
 
-def _valid_pct(value: Any) -> bool:
+def _valid_pct(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 100
 
 
@@ -248,8 +248,9 @@ def with_reported(
     usage = block.get("current_usage")
     if isinstance(usage, dict):
         parts = [usage.get(k) for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")]
-        if all(_number(p) for p in parts):
-            context = sum(parts)
+        numbers = [p for p in parts if _number(p)]
+        if len(numbers) == len(parts):
+            context = sum(numbers)
     used = block.get("used_percentage")
     if context is None and _number(used):
         context = used * size / 100
@@ -280,7 +281,7 @@ def with_reported(
     return result
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
