@@ -94,15 +94,12 @@ def clean_env(env_dir: Optional[Path] = None) -> Dict[str, str]:
 def run_step(phase: str, cmd: List[str], timeout: float, env: Dict[str, str]) -> str:
     """Run one step; its combined output on success, StepError otherwise (incl. timeout)."""
     print("[%s] %s" % (phase, " ".join(cmd)), flush=True)
-    kwargs = {}  # type: Dict[str, object]
-    if os.name == "nt":
-        kwargs["creationflags"] = getattr(subprocess, "CREATE_NO_WINDOW", 0)
-    else:
-        kwargs["start_new_session"] = True
-    try:
+    windows = os.name == "nt"
+    try:  # Windows: no console window; elsewhere: its own session, so a timeout kills the tree
         proc = subprocess.Popen(
-            cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, **kwargs  # type: ignore[arg-type]
+            cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0) if windows else 0,
+            start_new_session=not windows,
         )
     except OSError as exc:
         raise StepError(phase, None, "cannot start %s: %s" % (cmd[0], exc)) from exc
@@ -217,7 +214,7 @@ def verify(env: Path) -> Dict[str, str]:
         "verify", [str(layout.env_python(env)), "-I", "-c", _VERIFY] + list(requirements.FULL_TIER), CHECK_TIMEOUT, clean_env()
     )
     try:
-        info = json.loads(output.strip().splitlines()[-1])
+        info = json.loads(output.strip().splitlines()[-1])  # type: Dict[str, str]
     except (ValueError, IndexError) as exc:
         raise StepError("verify", 0, output) from exc
     return info

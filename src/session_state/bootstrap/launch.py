@@ -116,7 +116,7 @@ def _spawn() -> None:
             stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
             cwd=str(layout.data_root()), env=env, close_fds=True,
         )  # type: Dict[str, Any]
-        if os.name == "nt":
+        if sys.platform == "win32":  # os.name == "nt"; the form mypy reads as a platform check
             flags = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW
             try:  # leave a kill-on-close job object of the hook's parent, when it allows that
                 subprocess.Popen(cmd, creationflags=flags | subprocess.CREATE_BREAKAWAY_FROM_JOB, **kwargs)

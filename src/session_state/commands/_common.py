@@ -25,7 +25,7 @@ SESSION_ENV = "CLAUDE_CODE_SESSION_ID"
 _HOOK_FILES = (paths.USAGE, paths.JOURNAL)
 
 
-def parser(subparsers: Any, name: str, help_text: str, description: str, examples: list[str]) -> argparse.ArgumentParser:
+def parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str, description: str, examples: list[str]) -> argparse.ArgumentParser:
     """A command parser whose `--help` ends with runnable examples."""
     epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples)
     return subparsers.add_parser(

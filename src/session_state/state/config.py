@@ -143,7 +143,7 @@ def _from_project(key: str, value: Any, before: dict[str, Any]) -> tuple[Any, st
     return value, None
 
 
-_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+_TYPE_WORDS: dict[object, str] = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
 _BOUND_WORDS = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤"}
 
 
