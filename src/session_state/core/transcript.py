@@ -75,7 +75,7 @@ _FACT_MARKERS = (b'"type":"user"', b'"type":"assistant"')
 _SPACED_FACT_MARKERS = (b'"type": "user"', b'"type": "assistant"')
 _SESSION_MARKER = b'"sessionId":'
 
-Loads = Callable[[bytes], Any]
+Loads = Callable[[bytes | bytearray], Any]
 
 
 class Observer:
@@ -271,7 +271,7 @@ class _Reader:
         self.facts = facts
         self.out = out if out is not None else []
         self.loads: Loads = json.loads
-        self.dedup: dict[str, list[int]] | None = None
+        self.dedup: dict[str, tuple[list[int], str]] | None = None  # key -> (figures, model)
         self.latest_text: tuple[str, str | None, str] | None = None  # (fact id, time, text) until redacted
         self.meta: dict[str, Any] | None = None  # latest assistant line: branch, cwd, version
         self._redact: Callable[[str], str] | None = redact
@@ -296,7 +296,7 @@ class _Reader:
         if (c["dev"], c["ino"]) != (st.st_dev, st.st_ino) or st.st_size < c["offset"]:
             if c["dev"] is not None:  # replaced or truncated: its figures no longer hold
                 kind = c["kind"]
-                kept = {k: c[k] for k in ("subagents", "beside_scan", "beside_foreign") if k in c}
+                kept: dict[str, Any] = {k: c[k] for k in ("subagents", "beside_scan", "beside_foreign") if k in c}
                 c.clear()
                 c.update(new_cursor(path, kind=kind))
                 c.update(kept)
@@ -326,7 +326,7 @@ class _Reader:
         """Write back what was kept in faster forms during the pass."""
         c = self.c
         if self.dedup is not None:
-            c["dedup"] = [[key, *vals] for key, vals in self.dedup.items()]
+            c["dedup"] = [[key, *figures, model] for key, (figures, model) in self.dedup.items()]
         if self.meta is not None:
             for key, name in (("gitBranch", "git_branch"), ("cwd", "cwd"), ("version", "version")):
                 value = self.meta.get(key)
@@ -383,7 +383,7 @@ class _Reader:
 
     # --- finding the lines that matter -----------------------------------------------
 
-    def _scan(self, data: bytes, start: int, end: int, base: int) -> None:
+    def _scan(self, data: bytes | bytearray, start: int, end: int, base: int) -> None:
         """Handle the complete lines in data[start:end] that carry a marker, in file order."""
         markers: tuple[bytes, ...] = _BUDGET_MARKERS
         first = data[start : min(end, start + 256)]
@@ -413,7 +413,7 @@ class _Reader:
         for line_start in sorted(spans):
             self._line(data, line_start, spans[line_start], base)
 
-    def _find_session(self, data: bytes, start: int, end: int, spans: dict[int, int]) -> None:
+    def _find_session(self, data: bytes | bytearray, start: int, end: int, spans: dict[int, int]) -> None:
         """Parse lines carrying a sessionId until the first one is known (a fork starts with the parent's)."""
         pos = data.find(_SESSION_MARKER, start, end)
         while pos >= 0:
@@ -425,7 +425,7 @@ class _Reader:
                 return
             pos = data.find(_SESSION_MARKER, line_end, end)
 
-    def _parse(self, raw: bytes, *, count_bad: bool = True) -> Any:
+    def _parse(self, raw: bytes | bytearray, *, count_bad: bool = True) -> Any:
         try:
             return self.loads(raw)
         except Exception:  # any bad content: malformed JSON, bad UTF-8, absurd nesting
@@ -433,7 +433,7 @@ class _Reader:
                 self.c["bad_lines"] += 1
             return None
 
-    def _line(self, data: bytes, line_start: int, line_end: int, base: int) -> None:
+    def _line(self, data: bytes | bytearray, line_start: int, line_end: int, base: int) -> None:
         find = data.find  # bounded searches: a tool result can be megabytes, copy it only if needed
         head = min(line_end, line_start + HEAD_BYTES)
         if (
@@ -444,7 +444,7 @@ class _Reader:
         ):  # a tool result is no turn boundary; it matters only when it answers a pending TaskCreate, file tool or failed Bash command
             pending = self.c.get("pending") if self.facts else None
             answered = [key for key in pending or () if find(key.encode(), line_start, line_end) >= 0]
-            if not answered:
+            if not answered or pending is None:  # none answered when nothing is pending
                 return
             failed = find(b'"is_error":true', line_start, line_end) >= 0 or find(b'"is_error": true', line_start, line_end) >= 0
             if not failed:  # succeeded: forget it unparsed
@@ -542,17 +542,17 @@ class _Reader:
             self.dedup = {}
             for entry in self.c["dedup"]:
                 if isinstance(entry, list) and len(entry) == 7 and isinstance(entry[0], str):
-                    self.dedup[entry[0]] = [*(token_count(v) for v in entry[1:6]), _str(entry[6]) or ""]
+                    self.dedup[entry[0]] = ([token_count(v) for v in entry[1:6]], _str(entry[6]) or "")
         old = self.dedup.pop(key, None)
         if old is None:
             self._add(figures, model, 1)
-            self.dedup[key] = [*figures, model]
+            self.dedup[key] = (list(figures), model)
             if len(self.dedup) > (DEDUP_WINDOW if self.c["kind"] == "main" else SUB_DEDUP_WINDOW):
                 del self.dedup[next(iter(self.dedup))]
-        elif sum(figures[:4]) > sum(old[:4]):
-            self._add(old[:5], old[5], -1)
+        elif sum(figures[:4]) > sum(old[0][:4]):
+            self._add(old[0], old[1], -1)
             self._add(figures, model, 1)
-            self.dedup[key] = [*figures, model]
+            self.dedup[key] = (list(figures), model)
         else:
             self.dedup[key] = old
 
