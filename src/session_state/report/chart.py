@@ -92,13 +92,13 @@ def chart(data: ReportData) -> str:
         out.append(f'<text x="{X0 - 8}" y="{y(pct) + 4:.1f}" text-anchor="end" fill="#555">{pct}%</text>')
     out.append(f'<text x="16" y="{(Y0 + Y1) / 2:.0f}" transform="rotate(-90 16 {(Y0 + Y1) / 2:.0f})" text-anchor="middle" fill="#333">context, % of {window:,}-token window</text>')
     labels: list[tuple[float, str, str, str]] = []
-    for level in ("monitor", "warning", "critical"):
-        yy = y(th[level])
+    for level, at in (("monitor", th["monitor"]), ("warning", th["warning"]), ("critical", th["critical"])):
+        yy = y(at)
         out.append(
             f'<line class="threshold" data-level="{level}" x1="{X0}" x2="{X1}" y1="{yy:.1f}" y2="{yy:.1f}" '
             f'stroke="{LINE_COLOURS[level]}" stroke-width="1.2" stroke-dasharray="6 4"/>'
         )
-        labels.append((yy, f"{level} {th[level]:g}%", LINE_COLOURS[level], "threshold-label"))
+        labels.append((yy, f"{level} {at:g}%", LINE_COLOURS[level], "threshold-label"))
     ya = y(autocompact_pct)
     out.append(
         f'<line class="autocompact-line" x1="{X0}" x2="{X1}" y1="{ya:.1f}" y2="{ya:.1f}" stroke="#6a1b9a" stroke-width="1.6"/>'
