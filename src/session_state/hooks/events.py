@@ -7,7 +7,7 @@ other libraries broke on them).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
 class HookInput(BaseModel):
@@ -43,7 +43,7 @@ class PostCompact(HookInput):
 
 
 class Stop(HookInput):
-    stop_hook_active: bool | None = False
+    stop_hook_active: StrictBool | None = False  # JSON true or false, as the stdlib check in inputs.py
     last_assistant_message: str | None = None
 
 
@@ -52,7 +52,7 @@ class SubagentStop(HookInput):
     agent_type: str | None = None
     agent_transcript_path: str | None = None
     last_assistant_message: str | None = None
-    stop_hook_active: bool | None = False
+    stop_hook_active: StrictBool | None = False  # JSON true or false, as the stdlib check in inputs.py
 
 
 class SessionEnd(HookInput):
