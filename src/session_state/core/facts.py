@@ -10,7 +10,6 @@ Standard library only: the hot tier (the Stop and UserPromptSubmit hooks) import
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 # Lengths text fields are cut to, after redaction (a secret cut first could escape its pattern).
@@ -21,15 +20,22 @@ ERROR_CHARS = 300  # a failed command's error output
 MESSAGE_CHARS = 500  # a subagent's last message
 
 
-@dataclass(frozen=True)
 class Kind:
-    """One kind of fact: its name, its fields (`limits` cuts the text ones), who writes it, what it means."""
+    """One kind of fact: its name, its fields (`limits` cuts the text ones), who writes it, what it means.
 
-    name: str
-    fields: tuple[str, ...]
-    producer: str
-    meaning: str
-    limits: dict[str, int] = field(default_factory=dict)
+    A plain class with slots, not a dataclass: `dataclasses` pulls in `inspect` (about 5 ms of
+    imports), and this module is on every Stop hook's path.
+    """
+
+    __slots__ = ("fields", "limits", "meaning", "name", "producer")
+
+    def __init__(self, name: str, fields: tuple[str, ...], producer: str, meaning: str,
+                 limits: dict[str, int] | None = None) -> None:
+        self.name = name
+        self.fields = fields
+        self.producer = producer
+        self.meaning = meaning
+        self.limits: dict[str, int] = limits or {}
 
 
 PROMPT = "prompt"
