@@ -162,10 +162,11 @@ def dependencies() -> list[Check]:
     from importlib import metadata
 
     missing = []
+    owners = metadata.packages_distributions()  # import name -> distribution: yaml comes from PyYAML
     for name in requirements.FULL_TIER:
         try:
             importlib.import_module(name)
-            version = metadata.version(name)
+            version = metadata.version(owners.get(name, [name])[0])
         except Exception as exc:  # a broken compiled module raises anything from ImportError to OSError
             missing.append(Check(f"dependency {name}", "fail", f"cannot import: {exc}",
                                  f"pip install {name} (or reinstall the plugin)"))
