@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     cursor, _ = transcript.update(start, path, facts=False)
     if cursor.get("error") and not cursor.get("subagents"):
         raise CliError(f"cannot read transcript {path}: {cursor['error']}")
-    if not_a_transcript(cursor):
+    if not_a_transcript(cursor, path):
         raise CliError(f"{path} is not a Claude Code transcript (no line of it carries a session id, version or usage)")
     result = budget.compute(cursor, settings.load(project))
     result["transcript"] = path
@@ -117,16 +117,29 @@ def render_breakdown(found: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def not_a_transcript(cursor: dict[str, Any]) -> bool:
-    """Read to the end, yet no line looked like Claude Code's: another kind of file."""
-    return bool(
+def not_a_transcript(cursor: dict[str, Any], path: str | None = None) -> bool:
+    """Read to the end, yet no line looked like Claude Code's: another kind of file.
+
+    A transcript can hold nothing but a `summary` line (no session id, version or usage): its
+    first line is still a JSON object with a `type`, which no README or source file is.
+    """
+    if not (
         cursor.get("offset")
         and not cursor.get("first_session_id")
         and not cursor.get("version")
         and not cursor.get("last_usage")
         and not cursor.get("compactions")
         and not cursor.get("subagents")
-    )
+    ):
+        return False
+    if path is None:
+        return True
+    try:
+        with open(path, "rb") as handle:
+            first = json.loads(handle.readline(1 << 16))
+    except (OSError, ValueError):
+        return True
+    return not (isinstance(first, dict) and isinstance(first.get("type"), str))
 
 
 def find_transcript(session_id: str, project: Path) -> str | None:
