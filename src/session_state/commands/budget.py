@@ -134,8 +134,13 @@ def not_a_transcript(cursor: dict[str, Any], path: str | None = None) -> bool:
         return False
     if path is None:
         return True
+    from session_state.core import fsutil
+
+    handle = fsutil.open_regular(path)  # never blocks on a FIFO or reads a device
+    if handle is None:
+        return True
     try:
-        with open(path, "rb") as handle:
+        with handle:
             first = json.loads(handle.readline(1 << 16))
     except (OSError, ValueError):
         return True
