@@ -24,6 +24,30 @@ COMPACT_SESSION = "258c7280-ae70-4798-800f-63464d01a85d"
 COMPACT_TRANSCRIPT = FIXTURES / "transcripts" / "marot-spotter" / f"{COMPACT_SESSION}.jsonl"
 
 
+def last_reply(transcript: Path) -> str:
+    """The text of the main chain's last assistant message, or "" when a typed prompt comes after
+    it (a real transcript that ends with `/exit`: no reply of that turn to wait for) or there is none."""
+    try:
+        lines = transcript.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    for line in reversed(lines):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict) or entry.get("isSidechain") or entry.get("isMeta"):
+            continue
+        content = (entry.get("message") or {}).get("content") if isinstance(entry.get("message"), dict) else None
+        blocks = [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+        if entry.get("type") == "user" and (isinstance(content, str) or (blocks and all(b.get("type") != "tool_result" for b in blocks))):
+            return ""
+        texts = [str(b.get("text", "")) for b in blocks if b.get("type") == "text"]
+        if entry.get("type") == "assistant" and texts and texts[-1].strip():
+            return texts[-1]
+    return ""
+
+
 @dataclass
 class HookResult:
     code: int
@@ -79,8 +103,13 @@ class Sandbox:
         return dest
 
     def payload(self, fixture: str, **overrides: Any) -> dict[str, Any]:
+        """A captured payload pointed at this sandbox. A Stop pointed at a transcript reports that
+        transcript's last reply, as Claude Code does: the captured reply belongs to another
+        session, and Stop waits (up to 1.5 s) for a reply it cannot find on disk."""
         data = json.loads((PAYLOADS / fixture).read_text())["stdin"]
         data["cwd"] = str(self.project)
+        if data.get("hook_event_name") == "Stop" and "transcript_path" in overrides and "last_assistant_message" not in overrides:
+            data["last_assistant_message"] = last_reply(Path(overrides["transcript_path"]))
         data.update(overrides)
         return data
 

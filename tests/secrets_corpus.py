@@ -18,6 +18,7 @@ leave it unchanged.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import random
 import string
@@ -793,4 +794,12 @@ def leaks(secret: str, text: str, window: int = 12) -> bool:
         return True
     if len(secret) <= window:
         return False
-    return any(secret[i : i + window] in text for i in range(len(secret) - window + 1))
+    pieces = _pieces(text, window)
+    return any(secret[i : i + window] in pieces for i in range(len(secret) - window + 1))
+
+
+@functools.lru_cache(maxsize=4)
+def _pieces(text: str, window: int) -> frozenset[str]:
+    """Every `window`-character piece of `text`, built once per text: the suites ask the same
+    redacted blob about hundreds of secrets, and a substring scan per piece made that quadratic."""
+    return frozenset(text[i : i + window] for i in range(len(text) - window + 1))
