@@ -15,7 +15,6 @@ Python, from `cksum` (the POSIX CRC, present on Linux, macOS, BSD, busybox and G
 
 from __future__ import annotations
 
-import hashlib
 import importlib.machinery
 import os
 import sys
@@ -72,6 +71,8 @@ def interpreter_tag() -> Tuple[str, ...]:
 
 def env_digest(lock_bytes: bytes, tag: Optional[Tuple[str, ...]] = None) -> str:
     """Full sha256 hex digest of the key material (layout, interpreter tag, lock bytes)."""
+    import hashlib  # here, not at the top: its OpenSSL binding is 2 ms the per-turn hooks do not need
+
     digest = hashlib.sha256()
     for part in (LAYOUT_VERSION,) + tuple(tag if tag is not None else interpreter_tag()):
         digest.update(part.encode("utf-8") + b"\0")

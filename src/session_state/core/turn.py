@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from session_state.core import budget, facts, forecast, fsutil, journal, notices, paths, requirements, settings
+from session_state.core import budget, facts, forecast, fsutil, journal, notices, paths, settings
 from session_state.core.settings import Settings
 
 
@@ -187,17 +187,14 @@ def _announce(where: Where, current: dict[str, Any], level: str, epoch: int) -> 
 
 
 def full_python() -> str | None:
-    """An interpreter that has the full tier's dependencies, for the detached refresh."""
-    try:
-        from session_state.bootstrap import launch
-    except ImportError:
-        launch = None  # type: ignore[assignment]
-    if launch is not None and hasattr(launch, "ready_python"):
-        ready = launch.ready_python()
-        if ready:
-            return ready
-    import importlib.util
+    """An interpreter that has the full tier's dependencies, for the detached refresh.
 
-    if all(importlib.util.find_spec(name) is not None for name in requirements.FULL_TIER):
+    This one first: an installed plugin's hooks already run in its ready environment (bin/ss-hook
+    starts the python its `by-lock` pointer names), and asking the import system costs about a
+    millisecond where proving another environment ready costs Stop the hashlib import (2 ms).
+    """
+    from session_state.bootstrap import launch
+
+    if launch.deps_importable():
         return sys.executable
-    return None
+    return launch.ready_python()
