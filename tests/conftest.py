@@ -18,6 +18,20 @@ SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 HOOK_WRITTEN_PROJECT_FIXTURES = frozenset({"fresh", "shared"})
 
 
+def _default_selection(config: pytest.Config) -> str | None:
+    """The -m expression pyproject.toml's addopts gives plain `pytest` (the fast suite)."""
+    addopts = list(config.getini("addopts"))
+    return addopts[addopts.index("-m") + 1] if "-m" in addopts[:-1] else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto` (in addopts) spreads only the fast suite over the cores. Any other selection
+    runs one test at a time: those tiers time real hooks against Claude Code's timeouts, race
+    locks and kill processes, and a worker of their own killed once hung a parallel run."""
+    return None if config.getoption("markexpr") == _default_selection(config) else 0
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the tests that build a hook-written project `slow`, so plain `pytest` leaves them out."""
     for item in items:

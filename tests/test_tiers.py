@@ -5,7 +5,8 @@ Importing pydantic alone costs more than a Stop hook's whole budget (docs/ARCHIT
 a module-level import of anything else in these modules is a speed bug even when it works.
 Imports inside a function run only when that function is called (the full-tier fallbacks the
 hot tier reaches on rare paths); `test_hooks.py::test_hot_hooks_import_no_heavy_dependency`
-checks at run time that the per-turn hooks never reach them.
+checks at run time that the per-turn hooks never reach them. Imports under `if TYPE_CHECKING:`
+never run (they name types for annotations).
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ def load_time_imports(source: str, module: str) -> list[tuple[int, str]]:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 continue  # runs when called, not when loaded
+            if isinstance(child, ast.If) and _is_type_checking(child.test):
+                for other in child.orelse:  # the body is read by type checkers only
+                    visit(ast.Module(body=[other], type_ignores=[]))
+                continue
             if isinstance(child, ast.Import):
                 found.extend((child.lineno, alias.name) for alias in child.names)
             elif isinstance(child, ast.ImportFrom):
@@ -46,6 +51,12 @@ def load_time_imports(source: str, module: str) -> list[tuple[int, str]]:
 
     visit(ast.parse(source))
     return found
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    """`if TYPE_CHECKING:` (the name, or `typing.TYPE_CHECKING`): False whenever the module runs."""
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
 def violations(source: str, module: str, allowed: tuple[str, ...]) -> list[str]:
@@ -88,6 +99,10 @@ def test_the_rule_catches_what_it_forbids() -> None:
         "    import orjson\n"
         "def later():\n"
         "    import filelock\n"
+        "if TYPE_CHECKING:\n"
+        "    from session_state.state.models import Checkpoint\n"
+        "else:\n"
+        "    import toons\n"
     )
     found = violations(source, "session_state.core.example", ("session_state.core",))
     assert found == [
@@ -95,6 +110,7 @@ def test_the_rule_catches_what_it_forbids() -> None:
         "session_state.core.example:3 imports session_state.state.store",
         "session_state.core.example:4 imports session_state.state.models.SessionState",
         "session_state.core.example:7 imports orjson",
+        "session_state.core.example:13 imports toons",
     ]
 
 

@@ -38,10 +38,10 @@ class Outcome:
         self.critical_block: str | None = None
 
 
-def locate(payload: dict[str, Any]) -> Where:
-    project = paths.project_dir(payload.get("cwd"))
+def locate(session_id: str, cwd: str | None) -> Where:
+    """The session's folders and settings, from the hook input's `session_id` and `cwd`."""
+    project = paths.project_dir(cwd)
     root = paths.state_root(project)
-    session_id = payload["session_id"]
     return Where(session_id, project, root, paths.session_dir(root, session_id), settings.load(project))
 
 
@@ -122,14 +122,21 @@ def _is_prompt(obj: dict[str, Any]) -> bool:
         isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
 
 
-def record_turn(payload: dict[str, Any], event: str, *, where: Where | None = None, spawn: bool = True) -> Outcome:
-    where = where or locate(payload)
-    cursor = journal.sync(where.session_dir, payload.get("transcript_path"))
+def record_turn(
+    where: Where, event: str, transcript_path: str | None, *,
+    reported: object = None, stop_hook_active: bool = False, spawn: bool = True,
+) -> Outcome:
+    """Sync the transcript, judge the budget and queue its notices; Stop also starts the refresh.
+
+    `reported` is the hook input's `context_window`: 2.1.330 sends none, a newer Claude Code's
+    figures would win over the transcript's (and say so). `stop_hook_active` is Stop's own flag:
+    a Stop already continuing because of a block is never blocked again.
+    """
+    cursor = journal.sync(where.session_dir, transcript_path)
     if not cursor.get("offset"):
         return Outcome(None)
     current = budget.compute(cursor, where.settings)
-    # 2.1.330 hook input has no context figures; a newer Claude Code's would win (and say so).
-    current = budget.with_reported(current, payload.get("context_window"), where.settings, "hook input", cursor.get("turns"))
+    current = budget.with_reported(current, reported, where.settings, "hook input", cursor.get("turns"))
     crossed = budget.record(where.session_dir, current, event)
     epoch = int(cursor.get("compactions") or 0)
     for level in crossed:
@@ -142,7 +149,7 @@ def record_turn(payload: dict[str, Any], event: str, *, where: Where | None = No
         event == "Stop"
         and current.get("level") == "critical"
         and where.settings["stop_block_at_critical"]
-        and not payload.get("stop_hook_active")
+        and not stop_hook_active
     ):
         markers = paths.markers_dir(where.session_dir)
         paths.ensure_dir(markers)
@@ -161,7 +168,7 @@ def record_turn(payload: dict[str, Any], event: str, *, where: Where | None = No
             from session_state.bootstrap import launch
 
             launch.start_provisioning()  # the refresh runs once the environment is ready
-        spawn_refresh(where.project, where.session_id, payload.get("transcript_path"), python)
+        spawn_refresh(where.project, where.session_id, transcript_path, python)
     return outcome
 
 

@@ -7,6 +7,8 @@ other libraries broke on them).
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
@@ -17,6 +19,9 @@ class HookInput(BaseModel):
     hook_event_name: str = Field(min_length=1)
     transcript_path: str | None = None
     cwd: str | None = None
+    # Claude Code's own context figures, should a release send them to hooks (2.1.330 does not);
+    # any JSON value: budget.with_reported judges it (inputs.HookInput declares the same)
+    context_window: Any = None
 
 
 class SessionStart(HookInput):

@@ -8,12 +8,10 @@ handoff items the summary kept and dropped (for people and tools reading the ses
 
 from __future__ import annotations
 
-from typing import Any
-
 from session_state.hooks import events
 
 
-def validate(payload: Any) -> events.PostCompact:
+def validate(payload: object) -> events.PostCompact:
     return events.PostCompact.model_validate(payload)
 
 
@@ -21,8 +19,7 @@ def handle(inp: events.PostCompact) -> None:
     from session_state.state import compact_summary, handoff, materialize as refresh
     from session_state.core import turn
 
-    payload = inp.model_dump()
-    where = turn.locate(payload)
+    where = turn.locate(inp.session_id, inp.cwd)
     if not inp.compact_summary:
         return None
     result = refresh.materialize(where.project, inp.session_id, transcript_path=inp.transcript_path)

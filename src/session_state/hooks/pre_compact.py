@@ -7,12 +7,13 @@ injects afterwards.
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 from session_state.hooks import events
+from session_state.state.models import HandoffPackage
 
 
-def validate(payload: Any) -> events.PreCompact:
+def validate(payload: object) -> events.PreCompact:
     return events.PreCompact.model_validate(payload)
 
 
@@ -20,10 +21,9 @@ def handle(inp: events.PreCompact) -> str | None:
     from session_state.state import compact_summary, handoff, materialize as refresh
     from session_state.core import turn
 
-    payload = inp.model_dump()
-    where = turn.locate(payload)
+    where = turn.locate(inp.session_id, inp.cwd)
     compact_summary.forget(where.session_dir)  # the summary of an earlier compaction
-    turn.record_turn(payload, "PreCompact", where=where, spawn=False)
+    turn.record_turn(where, "PreCompact", inp.transcript_path, reported=inp.context_window, spawn=False)
     result = refresh.materialize(
         where.project, inp.session_id, transcript_path=inp.transcript_path,
         checkpoint=f"pre-compact-{inp.trigger or 'auto'}",
@@ -32,7 +32,7 @@ def handle(inp: events.PreCompact) -> str | None:
     return summary_instructions(pkg, result.handoff_path)
 
 
-def summary_instructions(pkg: Any, path: Any) -> str:
+def summary_instructions(pkg: HandoffPackage, path: Path | None) -> str:
     """The lines appended to the compaction prompt; each item in them is an inert line, so a task
     subject or a file path cannot add a line of its own to the summariser's instructions."""
     from session_state.core.inert import block, line as q
@@ -55,5 +55,6 @@ def summary_instructions(pkg: Any, path: Any) -> str:
     edited = [q(f.path) for f in c.files if f.edits][:12]
     if edited:
         lines.append("- Files being changed: " + ", ".join(edited))
-    lines.append(f"- That the full handoff is saved at {q(str(path))}")
+    if path is not None:
+        lines.append(f"- That the full handoff is saved at {q(str(path))}")
     return block("\n".join(lines)) + "\n"

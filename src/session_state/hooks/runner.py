@@ -13,7 +13,17 @@ import json
 import os
 import sys
 import time
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Union
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # names for annotations only: pydantic is never imported here at run time
+    from session_state.core.turn import Where
+    from session_state.hooks import events, inputs
+
+    # what a handler's validate() returns: a checked typed dict (stdlib hooks) or a model
+    Validated = Union[inputs.HookInput, events.HookInput]
+    # what a handler's handle() returns: hook JSON, PreCompact's plain text, or nothing
+    Result = Union[dict[str, Any], str, None]
 
 HANDLERS = {
     "SessionStart": "session_start",
@@ -36,25 +46,24 @@ def run(event: str, raw: bytes) -> str:
         _log(f"{event}: not an event session-state handles; ignored")
         return ""
     try:
-        payload = json.loads(raw.decode("utf-8")) if raw.strip() else None
+        raw_payload: object = json.loads(raw.decode("utf-8")) if raw.strip() else None
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         _log(f"{event}: hook input is not usable JSON ({exc.__class__.__name__}: {str(exc)[:120]}); ignored")
         return ""
     if b"\\u" in raw:  # only escaped text can hold a lone surrogate or a NUL: scrub it once here
-        payload = _scrub(payload)
+        raw_payload = _scrub(raw_payload)
     from session_state.hooks.inputs import InputError
 
-    raw_payload = payload  # validate() may turn it into a model; the stdlib path needs the dict
     try:
         __import__(f"session_state.hooks.{module_name}")  # importlib itself would cost a module load
         handler = sys.modules[f"session_state.hooks.{module_name}"]
         try:
-            payload = handler.validate(payload)
+            payload: Validated = handler.validate(raw_payload)
         except (InputError, ValueError) as exc:
             _log(f"{event}: hook input rejected: {str(exc)[:300]}")
             return ""
         try:
-            result = handler.handle(payload)
+            result: Result = handler.handle(payload)
         except OSError as exc:
             if exc.errno not in _STORAGE_ERRNOS:
                 raise
@@ -68,7 +77,7 @@ def run(event: str, raw: bytes) -> str:
     return render(_with_quarantine_notice(event, payload, result))
 
 
-def _with_quarantine_notice(event: str, payload: Any, result: Any) -> Any:
+def _with_quarantine_notice(event: str, payload: Validated, result: Result) -> Result:
     """Say once what this run set aside (a corrupt, non-UTF-8 or symlinked state file, lock or
     folder): the file is gone from its place, so the next run will not say it again.
 
@@ -94,20 +103,27 @@ def _with_quarantine_notice(event: str, payload: Any, result: Any) -> Any:
     return result
 
 
-def _queue_notice(payload: Any, message: str) -> None:
+def _queue_notice(payload: Validated, message: str) -> None:
     from session_state.core import notices, paths
 
+    session_id, cwd = _identity(payload)
     try:
-        data = payload if isinstance(payload, dict) else payload.model_dump()
-        root = paths.state_root(paths.project_dir(data.get("cwd")))
-        notices.post(paths.session_dir(root, data["session_id"]), f"quarantine-{time.time_ns()}", user=message)
-    except (OSError, KeyError, AttributeError, TypeError):
+        root = paths.state_root(paths.project_dir(cwd))
+        notices.post(paths.session_dir(root, session_id), f"quarantine-{time.time_ns()}", user=message)
+    except OSError:
         pass  # the log has it
 
 
+def _identity(payload: Validated) -> tuple[str, str | None]:
+    """The session id and cwd of validated input, a typed dict or a model."""
+    if isinstance(payload, dict):
+        return payload["session_id"], payload["cwd"]
+    return payload.session_id, payload.cwd
 
 
-def _without_environment(event: str, payload: Any) -> str:
+
+
+def _without_environment(event: str, payload: object) -> str:
     """The full tier's packages are not here (yet): keep the thread with the standard library.
 
     The budget needs only the standard library, so it keeps being recorded, and the session
@@ -125,20 +141,23 @@ def _without_environment(event: str, payload: Any) -> str:
     status = launch.start_provisioning()
     _log(f"{event}: dependencies missing in {sys.executable}; provisioning: {status}")
     try:
-        payload = common(payload)
-        where = turn.locate(payload)
-        turn.record_turn(payload, event, where=where, spawn=False)
-        backlog.note(where.project, where.session_id, payload.get("transcript_path"))
+        inp = common(payload)
+        where = turn.locate(inp["session_id"], inp["cwd"])
+        turn.record_turn(where, event, inp["transcript_path"], reported=inp["context_window"], spawn=False)
+        backlog.note(where.project, where.session_id, inp["transcript_path"])
     except (ValueError, OSError) as exc:
         _log(f"{event}: could not record the turn without the environment: {exc}")
         return ""
-    if event == "SessionEnd" and payload.get("reason") == "clear":
+    # the one event-specific field each basic path reads, compared as raw JSON (common() checked the object)
+    fields: dict[str, object] = payload if isinstance(payload, dict) else {}
+    if event == "SessionEnd" and fields.get("reason") == "clear":
         from session_state.core import fsutil, paths
 
         fsutil.create_exclusive(where.session_dir / paths.ENDED_BY_CLEAR)
     if event == "SessionStart":
         launcher.expose_cli()
-    context = _basic_context(event, payload, where)
+    source = fields.get("source") if event == "SessionStart" else None
+    context = _basic_context(event, inp["transcript_path"], source, where)
     if event == "PreCompact":  # plain stdout is added to the summariser's instructions
         return PRESERVE + context + "\n" if context else ""
     message = launch.notice(status) if event == "SessionStart" else None
@@ -149,7 +168,7 @@ def _without_environment(event: str, payload: Any) -> str:
     return render({"systemMessage": message}) if message else ""
 
 
-def _basic_context(event: str, payload: dict[str, Any], where: Any) -> str:
+def _basic_context(event: str, transcript_path: str | None, source: object, where: Where) -> str:
     """The basic handoff to inject (SessionStart compact / clear), or "" (also written at PreCompact)."""
     from session_state.core import basic_handoff
 
@@ -157,13 +176,12 @@ def _basic_context(event: str, payload: dict[str, Any], where: Any) -> str:
     cap = where.settings["inject_cap_chars"]
     try:
         if event == "PreCompact":
-            _, text = basic_handoff.write(where.session_dir, BASIC_HEADING, extra, payload.get("transcript_path"))
+            _, text = basic_handoff.write(where.session_dir, BASIC_HEADING, extra, transcript_path)
             return text
         if event != "SessionStart":
             return ""
-        source = payload.get("source")
         if source == "compact":
-            path, text = basic_handoff.write(where.session_dir, BASIC_HEADING, extra, payload.get("transcript_path"))
+            path, text = basic_handoff.write(where.session_dir, BASIC_HEADING, extra, transcript_path)
         elif source == "clear":
             cleared = basic_handoff.cleared_session(where.root, where.session_id)
             if cleared is None:
@@ -194,7 +212,7 @@ BASIC_CLEAR_HEADING = (
 _PATH_FIELDS = ("transcript_path", "cwd", "agent_transcript_path")
 
 
-def _scrub(value: Any, key: str = "") -> Any:
+def _scrub(value: object, key: str = "") -> object:
     """Make escaped text safe to write: a lone surrogate (Node writes a string cut inside an
     emoji as valid JSON) becomes "?", and a path holding NUL, which no system call accepts,
     is dropped as unusable rather than failing every file operation that would follow."""
@@ -210,7 +228,7 @@ def _scrub(value: Any, key: str = "") -> Any:
     return value
 
 
-def render(result: Any) -> str:
+def render(result: Result) -> str:
     if result is None or result == "":
         return ""
     if isinstance(result, str):
@@ -218,11 +236,11 @@ def render(result: Any) -> str:
     return json.dumps(result, ensure_ascii=False)
 
 
-def _storage_failure(event: str, payload: Any, exc: OSError) -> str:
+def _storage_failure(event: str, payload: Validated, exc: OSError) -> str:
     """A full disk or read-only state folder: say so to the user once per session, go on."""
     path = _log(f"{event}: cannot write state: {exc}", exc)
     reason = os.strerror(exc.errno) if exc.errno else str(exc)
-    session = payload.get("session_id", "") if isinstance(payload, dict) else getattr(payload, "session_id", "")
+    session, _ = _identity(payload)
     from session_state.core import paths
     from session_state.core.fsutil import create_exclusive
 

@@ -8,29 +8,25 @@ nothing depends on them alone (Stop keeps the handoff current).
 
 from __future__ import annotations
 
-from typing import Any
-
 from session_state.hooks import inputs
 
 
-def validate(payload: Any) -> dict[str, Any]:
-    data = inputs.common(payload)
-    inputs.optional_str(data, "reason")
-    return data
+def validate(payload: object) -> inputs.SessionEndInput:
+    return inputs.session_end(payload)
 
 
-def handle(payload: dict[str, Any]) -> None:
+def handle(inp: inputs.SessionEndInput) -> None:
     from session_state.core import facts, fsutil, journal, paths
     from session_state.core import turn
 
-    where = turn.locate(payload)
-    reason = payload.get("reason") or "other"
+    where = turn.locate(inp["session_id"], inp["cwd"])
+    reason = inp["reason"] or "other"  # null as well as absent
     journal.record(where.session_dir, facts.SESSION_END, facts.event_id("end", reason, journal.now_iso()), reason=reason)
     fsutil.create_exclusive(where.session_dir / (paths.ENDED_BY_CLEAR if reason == "clear" else paths.ENDED))
     from session_state.state import materialize as refresh
 
     refresh.materialize(
-        where.project, payload["session_id"], transcript_path=payload.get("transcript_path"),
+        where.project, inp["session_id"], transcript_path=inp["transcript_path"],
         checkpoint=f"session-end-{reason}",
     )
     return None

@@ -14,8 +14,12 @@ from typing import Any
 
 from session_state.hooks import events
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from session_state.core.turn import Where
 
-def validate(payload: Any) -> events.SessionStart:
+
+def validate(payload: object) -> events.SessionStart:
     return events.SessionStart.model_validate(payload)
 
 
@@ -26,8 +30,7 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
     from session_state.state import continuity
     from session_state.core import turn
 
-    payload = inp.model_dump()
-    where = turn.locate(payload)
+    where = turn.locate(inp.session_id, inp.cwd)
     source = inp.source or "startup"
     launcher.expose_cli()
     _fold_backlog()
@@ -47,7 +50,7 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
         if claimed is not None:
             fields["previous_session_id"] = claimed.session_id
             inherited.append(continuity.inheritance(claimed))
-    turn.record_turn(payload, "SessionStart", where=where, spawn=False)
+    turn.record_turn(where, "SessionStart", inp.transcript_path, reported=inp.context_window, spawn=False)
     result = refresh.materialize(
         where.project,
         inp.session_id,
@@ -80,7 +83,7 @@ REFIRE_WINDOW_S = 120.0
 SHARED_CAP = 2000
 
 
-def project_config_notice(where: Any) -> None:
+def project_config_notice(where: Where) -> None:
     """Tell the user once per session which keys of the project's config file were ignored, and why."""
     from session_state.core import paths
 

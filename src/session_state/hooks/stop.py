@@ -11,15 +11,17 @@ from typing import Any
 from session_state.hooks import inputs
 
 
-def validate(payload: Any) -> dict[str, Any]:
+def validate(payload: object) -> inputs.StopInput:
     return inputs.stop(payload)
 
 
-def handle(payload: dict[str, Any]) -> dict[str, Any] | None:
+def handle(inp: inputs.StopInput) -> dict[str, Any] | None:
     from session_state.core import turn
 
-    turn.await_flush(payload.get("transcript_path"), payload.get("last_assistant_message"))
-    outcome = turn.record_turn(payload, "Stop")
+    turn.await_flush(inp["transcript_path"], inp["last_assistant_message"])
+    where = turn.locate(inp["session_id"], inp["cwd"])
+    outcome = turn.record_turn(where, "Stop", inp["transcript_path"], reported=inp["context_window"],
+                               stop_hook_active=inp["stop_hook_active"])
     if outcome.critical_block:
         from session_state.hooks import output
 

@@ -13,7 +13,7 @@ from typing import Any
 from session_state.hooks import events
 
 
-def validate(payload: Any) -> events.SubagentStop:
+def validate(payload: object) -> events.SubagentStop:
     return events.SubagentStop.model_validate(payload)
 
 
@@ -22,8 +22,7 @@ def handle(inp: events.SubagentStop) -> None:
     from session_state.core import facts, transcript
     from session_state.core import turn
 
-    payload = inp.model_dump()
-    where = turn.locate(payload)
+    where = turn.locate(inp.session_id, inp.cwd)
     agent_path = inp.agent_transcript_path
     is_compaction = not inp.agent_type and not (agent_path and os.path.isfile(agent_path))
     new_facts: list[tuple[str, str, dict[str, Any]]] = []
@@ -40,7 +39,7 @@ def handle(inp: events.SubagentStop) -> None:
             "totals": {k: int(totals.get(k, 0)) for k in (
                 "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")},
         }))
-    turn.record_turn(payload, "SubagentStop", where=where, spawn=False)
+    turn.record_turn(where, "SubagentStop", inp.transcript_path, reported=inp.context_window, spawn=False)
     result = refresh.materialize(
         where.project, inp.session_id, transcript_path=inp.transcript_path, facts=new_facts,
         checkpoint=None if is_compaction else "subagent-stop",

@@ -13,17 +13,17 @@ from typing import Any
 from session_state.hooks import inputs
 
 
-def validate(payload: Any) -> dict[str, Any]:
+def validate(payload: object) -> inputs.UserPromptSubmitInput:
     return inputs.user_prompt_submit(payload)
 
 
-def handle(payload: dict[str, Any]) -> dict[str, Any] | None:
+def handle(inp: inputs.UserPromptSubmitInput) -> dict[str, Any] | None:
     from session_state.core import inert, notices
     from session_state.hooks import output
     from session_state.core import turn
 
-    where = turn.locate(payload)
-    turn.record_turn(payload, "UserPromptSubmit", where=where, spawn=False)
+    where = turn.locate(inp["session_id"], inp["cwd"])
+    turn.record_turn(where, "UserPromptSubmit", inp["transcript_path"], reported=inp["context_window"], spawn=False)
     user, model = notices.merge(notices.take(where.session_dir))
     if model:
         return output.context("UserPromptSubmit", inert.block(model)[:9000], user)
