@@ -12,6 +12,7 @@ import ast
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import pytest
 
 import session_state
 from session_state.bootstrap import backoff, build, envkey, launch, layout, oslock
+from session_state.core import paths
 
 REPO = Path(__file__).resolve().parents[1]
 SH = shutil.which("sh") or "/bin/sh"
@@ -526,3 +528,48 @@ def test_ss_hook_with_only_an_old_real_python_exits_0_silently(tmp_path: Path, o
     out = run_hook(root, tmp_path / "data", [pydir, tool_dir(tmp_path, "cksum", "mkdir", "date")])
     assert (out.returncode, out.stdout) == (0, "")
     assert "hook skipped" in (tmp_path / "data" / "logs" / "session-state.log").read_text()
+
+
+# The launcher is sh and spells its names itself; paths owns them for everything in Python.
+SS_HOOK = (REPO / "bin" / "ss-hook").read_text()
+
+
+def test_ss_hook_spells_exactly_the_data_root_names_paths_owns() -> None:
+    """Every path ss-hook builds under the data root or the plugin root is one that `paths`
+    names, and each name paths gives it is used: renaming either side alone fails here."""
+    under_data = set(re.findall(r'"\$data/([^"\s]+)"', SS_HOOK))
+    assert under_data == {
+        paths.ENVS,  # mkdir before it remembers the probed python
+        f"{paths.ENVS}/{paths.POINTERS}/{paths.POINTER_PREFIX}$crc-$size",
+        f"{paths.ENVS}/{paths.PROBED_PYTHON}",
+        paths.LOGS,
+        f"{paths.LOGS}/{paths.LOG}",
+    }
+    assert set(re.findall(r'"\$bin/\.\./([^"\s]+)"', SS_HOOK)) == {paths.REQUIREMENTS_LOCK}
+    # the names the provisioner writes are the ones ss-hook reads
+    assert envkey.pointer_name(b"x").startswith(paths.POINTER_PREFIX)
+    assert layout.pointers_dir() == layout.data_root() / paths.ENVS / paths.POINTERS
+    assert paths.log_file() == paths.data_root() / paths.LOGS / paths.LOG
+    assert paths.requirements_lock() == paths.plugin_root() / paths.REQUIREMENTS_LOCK
+
+
+@pytest.mark.parametrize("env", [
+    {"CLAUDE_PLUGIN_DATA": "/given/data", "XDG_DATA_HOME": "/xdg"},
+    {"XDG_DATA_HOME": "/xdg"},
+    {"CLAUDE_PLUGIN_DATA": "", "XDG_DATA_HOME": ""},
+    {},
+], ids=["plugin-data", "xdg", "empty", "neither"])
+def test_ss_hook_and_paths_agree_on_the_data_root(env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    """ss-hook's own `data=` line, run by sh, names the folder `paths.data_root()` names."""
+    line = re.search(r"^data=.*$", SS_HOOK, re.MULTILINE)
+    assert line is not None
+    full = {"HOME": str(tmp_path), **env}
+    out = subprocess.run([SH, "-c", line.group(0) + '\nprintf %s "$data"'], capture_output=True, text=True,
+                         env=full, timeout=20)
+    for name in ("CLAUDE_PLUGIN_DATA", "XDG_DATA_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in full.items():
+        monkeypatch.setenv(name, value)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == str(paths.data_root())

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from session_state.bootstrap import layout
-from session_state.core import requirements
+from session_state.core import paths, requirements
 
 VENV_TIMEOUT = 180
 INSTALL_TIMEOUT = 900
@@ -260,7 +260,7 @@ def remove_tree(path: Path) -> None:
     """Delete a folder at once from readers' view (rename first), then its contents."""
     if not path.exists():
         return
-    trash = path.with_name(".trash-%s-%d-%d" % (path.name, os.getpid(), time.monotonic_ns()))
+    trash = path.with_name("%s%s-%d-%d" % (paths.TRASH_PREFIX, path.name, os.getpid(), time.monotonic_ns()))
     try:
         os.rename(str(path), str(trash))
     except OSError:

@@ -111,4 +111,4 @@ def posix_cksum(data: bytes) -> int:
 
 def pointer_name(lock_bytes: bytes) -> str:
     """File name under `envs/by-lock/` that `bin/ss-hook` derives from `cksum < requirements.lock`."""
-    return "cksum-%d-%d" % (posix_cksum(lock_bytes), len(lock_bytes))
+    return "%s%d-%d" % (paths.POINTER_PREFIX, posix_cksum(lock_bytes), len(lock_bytes))

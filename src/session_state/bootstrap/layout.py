@@ -1,17 +1,13 @@
 """Where provisioning keeps things under the data root, and how a ready env is recognised.
 
-Stdlib only. Everything lives under `paths.data_root()`
-($CLAUDE_PLUGIN_DATA, which survives plugin updates), never in the plugin folder:
+Stdlib only. Everything lives under `paths.data_root()` ($CLAUDE_PLUGIN_DATA, which survives
+plugin updates), never in the plugin folder. The names are `paths`' (each explained there);
+this module only puts them together:
 
-  envs/<key>/                  one virtual environment per env key
-  envs/<key>/.ready            JSON, written last: the only proof an env is complete
-  envs/by-lock/cksum-<crc>-<n> first line: a ready env's python, for `bin/ss-hook`
-  envs/.provision.lock         OS lock held by the one running provisioner (never deleted)
-  envs/.provision-started      touched when a hook starts a provisioner (spawn throttle)
-  envs/probed-python           the Python >= 3.10 `bin/ss-hook` found on PATH (its own cache)
-  provision-state.json         the last failure and when to try again (backoff)
-  logs/provision.log           stdout/stderr of the detached provisioner
-  cache/tiktoken/              tokenizer files, so tiktoken never downloads (TIKTOKEN_CACHE_DIR)
+  envs/<key>/.ready                   the env's record, written last (`ready_info` trusts it)
+  envs/by-lock/cksum-<crc>-<size>     a ready env's python for `bin/ss-hook` (envkey.pointer_name)
+  envs/.provision.lock, envs/.provision-started, provision-state.json, logs/provision.log,
+  cache/tiktoken/
 """
 
 from __future__ import annotations
@@ -33,7 +29,7 @@ def data_root() -> Path:
 
 
 def envs_dir() -> Path:
-    return data_root() / "envs"
+    return data_root() / paths.ENVS
 
 
 def env_dir(key: str) -> Path:
@@ -41,39 +37,39 @@ def env_dir(key: str) -> Path:
 
 
 def env_python(env: Path) -> Path:
-    """The interpreter inside a virtual environment (venv layout differs on Windows)."""
+    """The interpreter inside a virtual environment (venv's own layout, which differs on Windows)."""
     if os.name == "nt":
         return env / "Scripts" / "python.exe"
     return env / "bin" / "python"
 
 
 def ready_file(key: str) -> Path:
-    return env_dir(key) / ".ready"
+    return env_dir(key) / paths.READY
 
 
 def pointers_dir() -> Path:
-    return envs_dir() / "by-lock"
+    return envs_dir() / paths.POINTERS
 
 
 def lock_file() -> Path:
-    return envs_dir() / ".provision.lock"
+    return envs_dir() / paths.PROVISION_LOCK
 
 
 def spawn_stamp() -> Path:
-    return envs_dir() / ".provision-started"
+    return envs_dir() / paths.PROVISION_STARTED
 
 
 def state_file() -> Path:
-    return data_root() / "provision-state.json"
+    return data_root() / paths.PROVISION_STATE
 
 
 def provision_log() -> Path:
-    return data_root() / "logs" / "provision.log"
+    return data_root() / paths.LOGS / paths.PROVISION_LOG
 
 
 def tiktoken_cache_dir() -> Path:
     """Set TIKTOKEN_CACHE_DIR to this before the first `tiktoken.get_encoding`."""
-    return data_root() / "cache" / "tiktoken"
+    return data_root() / paths.CACHE / paths.TIKTOKEN_CACHE
 
 
 def read_json(path: Path) -> Optional[Dict[str, Any]]:

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from session_state.core import log
+from session_state.core import log, paths
 from session_state.bootstrap import backoff, build, envkey, layout, oslock
 from session_state.core.fsutil import atomic_write
 
@@ -163,7 +163,7 @@ def cleanup(keep: str) -> List[str]:
     ready = []
     others = []
     for child in envs.iterdir():
-        if child.name.startswith(".trash-"):
+        if child.name.startswith(paths.TRASH_PREFIX):
             build.remove_tree(child)
         elif layout.KEY_PATTERN.fullmatch(child.name) and child.name != keep and child.is_dir():
             info = layout.ready_info(child.name)

@@ -2,7 +2,10 @@
 
 Settings come from defaults, the user file, the project file and SESSION_STATE_<KEY> variables
 (later wins). `show` says which layer won for every key, so "why is my threshold ignored" has
-an answer; `set` validates before writing, so a typo never reaches the hooks.
+an answer; `set` validates before writing, so a typo never reaches the hooks. `set` writes the
+user's own file unless told `--project-file`: a user who sets a value means their own
+configuration, and a project's file takes only `config.PROJECT_KEYS`, so writing any other key
+there is refused with the list rather than written to be ignored.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ def register(subparsers: Any) -> None:
         [
             "session-state config show",
             "session-state config set thresholds.warning 70",
-            "session-state config set checkpoints_keep 40 --user",
+            "session-state config set checkpoints_keep 40",
             "session-state config path",
         ],
     )
@@ -38,25 +41,41 @@ def register(subparsers: Any) -> None:
     put = _sub(
         actions,
         "set",
-        "validate and write one setting (project file unless --user; a project's file takes only a few keys)",
-        ["session-state config set autocompact_pct 90 --user", "session-state config set inject_cap_chars 6000", 'session-state config set redact_extra \'["ACME-[0-9]+"]\' --user'],
+        "validate and write one setting into your own file (the default), or with --project-file into the project's",
+        [
+            "session-state config set autocompact_pct 90",
+            "session-state config set thresholds.warning 70",
+            'session-state config set redact_extra \'["ACME-[0-9]+"]\'',
+            "session-state config set inject_cap_chars 6000 --project-file",
+        ],
+        "Your own file (~/.claude/session-state.json, honouring CLAUDE_CONFIG_DIR) is the default: it is trusted,\n"
+        "so every key works there. The project's file (<project>/.claude/session-state.json) comes with the\n"
+        "repository, which may be a stranger's: the plugin takes only a few keys from it, which can make it more\n"
+        "careful or cheaper for that project, never less; any other key is refused with the list of those keys.\n"
+        "Use --project-file to share such a setting with everyone who works in the project.",
     )
     put.add_argument("key", help="setting name; thresholds.monitor / .warning / .critical set one threshold")
     put.add_argument("value", help="the value, as JSON (numbers, true/false, null, lists); plain words are strings")
-    put.add_argument("--user", action="store_true", help="write the user file instead of the project file")
+    target = put.add_mutually_exclusive_group()
+    target.add_argument("--user", dest="project_file", action="store_false", help="write your own file (the default)")
+    target.add_argument(
+        "--project-file", dest="project_file", action="store_true",
+        help="write the project's file instead (which project: --project); only for the keys a project may set",
+    )
     _common.add_project(put)
-    put.set_defaults(func=run_set)
+    put.set_defaults(func=run_set, project_file=False)  # both flags share the name; the user's file is the default
     where = _sub(actions, "path", "the user and project configuration files", ["session-state config path --json"])
     _common.add_project(where)
     _common.add_json(where)
     where.set_defaults(func=run_path)
 
 
-def _sub(actions: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str, examples: list[str]) -> argparse.ArgumentParser:
+def _sub(actions: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str, examples: list[str],
+         more: str = "") -> argparse.ArgumentParser:
     return actions.add_parser(
         name,
         help=help_text,
-        description=help_text[0].upper() + help_text[1:] + ".",
+        description=help_text[0].upper() + help_text[1:] + "." + (f"\n\n{more}" if more else ""),
         epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -112,38 +131,21 @@ def _parse_value(text: str) -> Any:
 
 def run_set(args: argparse.Namespace) -> int:
     from session_state.state import config
-    from session_state.core import fsutil
 
     project = _common.project(args)
-    path = paths.user_config_path() if args.user else paths.project_config_path(project)
-    key, value = args.key, _parse_value(args.value)
-    shown = json.dumps(value)
-    if key.startswith("thresholds."):
-        name = key.split(".", 1)[1]
-        if name not in config.Thresholds.model_fields:
-            raise _common.error(f"unknown threshold {name!r}; use thresholds.monitor, thresholds.warning or thresholds.critical")
-        current: dict[str, Any] = {}
-        raw = fsutil.read_bytes(path)
-        if raw:
-            try:
-                current = json.loads(raw).get("thresholds") or {}
-            except (ValueError, AttributeError):
-                current = {}
-        effective, _, _ = config.resolve(project)
-        key, value = "thresholds", {**effective["thresholds"], **current, name: value}
-    raw = fsutil.read_bytes(path)
-    if raw:
-        try:
-            if not isinstance(json.loads(raw), dict):
-                raise ValueError("not an object")
-        except ValueError as exc:
-            raise _common.error(f"{path} is not a JSON object of settings ({exc}); fix or remove it first") from exc
+    path = paths.project_config_path(project) if args.project_file else paths.user_config_path()
+    value = _parse_value(args.value)
+    if args.project_file:
+        refusal = config.project_refusal(args.key, path)
+        if refusal is not None:
+            raise _common.error(f"{refusal}; nothing was written. Leave out --project-file to set it in your own file ({paths.user_config_path()})")
     try:
-        config.set_value(path, key, value, project_file=not args.user)
+        config.set_value(path, args.key, value, project_file=args.project_file)
     except config.ConfigError as exc:
-        raise _common.error(f"{args.key}: {exc}") from exc
+        raise _common.error(str(exc)) from exc
+    key = args.key.split(".", 1)[0]
     values, origin, _ = config.resolve(project)
-    print(f"set {args.key} = {shown} in {path}")
+    print(f"set {args.key} = {json.dumps(value)} in {path}")
     if origin[key] != str(path):
         print(f"note: the effective value comes from {_origin_name(origin[key], project)}: {json.dumps(values[key])}")
     return 0

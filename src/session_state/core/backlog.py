@@ -23,7 +23,7 @@ MAX_ENTRIES = 200
 
 
 def folder() -> Path:
-    return paths.data_root() / "unfolded"
+    return paths.data_root() / paths.UNFOLDED
 
 
 def note(project: Path, session_id: str, transcript_path: str | None) -> None:

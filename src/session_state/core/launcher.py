@@ -49,7 +49,7 @@ def stable_launcher(bin_dir: Path) -> Path | None:
     target = stable_path()
     body = (
         "#!/bin/sh\n# session-state: kept current by the plugin at each session start\n"
-        f"CLAUDE_PLUGIN_DATA={shlex.quote(str(data))} exec sh {shlex.quote(str(bin_dir / 'session-state'))} \"$@\"\n"
+        f"CLAUDE_PLUGIN_DATA={shlex.quote(str(data))} exec sh {shlex.quote(str(bin_dir / paths.LAUNCHER))} \"$@\"\n"
     ).encode()
     try:
         if fsutil.read_bytes(target) != body:

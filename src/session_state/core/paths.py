@@ -62,6 +62,29 @@ SHARED = ".claude/session-state-shared"
 # Configuration files.
 CONFIG_NAME = "session-state.json"
 USER_CONFIG_ENV = "SESSION_STATE_USER_CONFIG"
+# In the plugin folder (a versioned copy that each update replaces).
+BIN = "bin"  # also in the data root, for the stable launcher
+REQUIREMENTS_LOCK = "requirements.lock"  # the pins the plugin's environment is built from
+# The data root: $CLAUDE_PLUGIN_DATA, else $XDG_DATA_HOME/<DATA_HOME> (~/.local/share without it).
+# bin/ss-hook spells the same names in sh; tests/test_bootstrap.py proves they agree.
+DATA_HOME = "session-state"
+ENVS = "envs"  # one virtual environment per env key (bootstrap.envkey), named by the key
+READY = ".ready"  # in envs/<key>/, written last: the only proof an environment is complete
+POINTERS = "by-lock"  # in envs/: one file per requirements.lock, naming a ready env's python
+POINTER_PREFIX = "cksum-"  # + `<crc>-<size>` of requirements.lock as POSIX cksum prints them
+PROVISION_LOCK = ".provision.lock"  # in envs/: OS lock of the one running provisioner, never deleted
+PROVISION_STARTED = ".provision-started"  # in envs/: touched when a hook starts a provisioner (spawn throttle)
+PROBED_PYTHON = "probed-python"  # in envs/: the Python >= 3.10 bin/ss-hook found on PATH (written by sh only)
+TRASH_PREFIX = ".trash-"  # a folder renamed aside to be deleted (a half-deleted env is never read as one)
+PROVISION_STATE = "provision-state.json"  # the last failed build and when to try again (backoff)
+LOGS = "logs"
+LOG = "session-state.log"  # the plugin's own log
+PROVISION_LOG = "provision.log"  # stdout and stderr of the detached provisioner
+CACHE = "cache"
+TIKTOKEN_CACHE = "tiktoken"  # in cache/: tokenizer files, so tiktoken never downloads
+LAUNCHER = "session-state"  # in the plugin's bin/, and in the data root's: the one that follows updates
+UNFOLDED = "unfolded"  # sessions journaled without the full environment, folded once it exists
+DISABLED_PATTERNS = "disabled-patterns"  # a redact_extra pattern that exceeded its time limit
 _SAFE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _DEVICE = re.compile(r"(?:con|prn|aux|nul|com\d|lpt\d)(?:\..*)?")
 _SLUG_KEEP = 48  # characters of the path kept in a folder name: the tail names the project
@@ -269,16 +292,18 @@ def plugin_root() -> Path:
 
 def requirements_lock() -> Path:
     """The pinned requirements the plugin's environment is built from."""
-    return plugin_root() / "requirements.lock"
+    return plugin_root() / REQUIREMENTS_LOCK
 
 
 def plugin_bin() -> Path:
-    return plugin_root() / "bin"
+    return plugin_root() / BIN
 
 
 def launcher_path() -> Path:
     """The stable `session-state` launcher in the data root that follows plugin updates."""
-    return data_root() / "bin" / "session-state"
+    return data_root() / BIN / LAUNCHER
+
+
 def set_link_aside(folder: Path, what: str) -> None:
     """A symlink where one of our folders belongs is moved aside (the link only: whatever it names
     is never followed, read or written) and a real folder is made in its place.
@@ -355,11 +380,11 @@ def data_root() -> Path:
     if env:
         return Path(env)
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "session-state"
+    return Path(base) / DATA_HOME
 
 
 def log_file() -> Path:
-    return data_root() / "logs" / "session-state.log"
+    return data_root() / LOGS / LOG
 
 
 def data_notices() -> Path:

@@ -306,18 +306,51 @@ def effective(project: Path) -> settings.Settings:
     return cast(settings.Settings, values)  # every key, each validated by _resolve
 
 
+def project_refusal(key: str, path: Path) -> str | None:
+    """Why the project's file at `path` may not hold `key` (a setting, or `thresholds.<level>`), in
+    one plain sentence naming the key, the file and the keys a project may set; None when it may
+    (or when `key` is unknown, which `check` reports)."""
+    name = key.split(".", 1)[0]
+    if name not in Config.model_fields or name in PROJECT_KEYS:
+        return None
+    why = REFUSED.get(name, "not a setting a project may choose")
+    return (f"{key} cannot go in the project's file {path}: that file comes with the repository, so a project may set only "
+            f"{', '.join(PROJECT_KEYS)}; {name} is yours alone ({why})")
+
+
 def set_value(path: Path, key: str, value: Any, *, project_file: bool = False) -> None:
-    """Write one key into a config file after validating it (for `session-state config set`)."""
-    problem = check(key, value)
-    if problem is not None:
-        raise ConfigError(problem.replace("; using the default", "").replace(" is ignored", " cannot be set"))
-    if project_file and key not in PROJECT_KEYS:
-        raise ConfigError(f"a project's file may not set {key!r} ({REFUSED[key]}); set it in your own file with --user")
+    """Write one setting into a config file after validating it (for `session-state config set`).
+
+    `thresholds.<level>` sets one level, merged over the levels the file already holds and, below
+    them, the values that file is measured against: the defaults, and for a project's file the
+    user's. Never over the environment or (for the user's file) the project's values: neither may
+    end up written into the user's own file. Raises ConfigError, having written nothing.
+    """
+    refusal = project_refusal(key, path) if project_file else None
+    if refusal is not None:
+        raise ConfigError(refusal)
     data: dict[str, Any] = {}
     raw = fsutil.read_bytes(path)
     if raw:
-        data = json.loads(raw)
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{path} is not a JSON object of settings ({exc}); fix or remove it first") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} is not a JSON object of settings (it holds {type(data).__name__}); fix or remove it first")
+    given = key
+    if key.startswith("thresholds."):
+        level = key.split(".", 1)[1]
+        if level not in Thresholds.model_fields:
+            raise ConfigError(f"unknown threshold {level!r}; use thresholds.monitor, thresholds.warning or thresholds.critical")
+        below = dict(settings.defaults()["thresholds"])
+        if project_file:
+            below.update(_layer(paths.user_config_path())[0].get("thresholds") or {})
+        own = data.get("thresholds")
+        key, value = "thresholds", {**below, **(own if isinstance(own, dict) else {}), level: value}
+    problem = check(key, value)
+    if problem is not None:
+        raise ConfigError(f"{given}: " + problem.replace("; using the default", "").replace(" is ignored", " cannot be set"))
     data[key] = value
     path.parent.mkdir(parents=True, exist_ok=True)
     fsutil.atomic_write(path, (json.dumps(data, indent=2) + "\n").encode())
-

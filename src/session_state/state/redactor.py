@@ -26,7 +26,6 @@ from session_state.core import fsutil, paths, redact
 from session_state.core.settings import Settings
 
 PATTERN_TIMEOUT_S = 0.1
-DISABLED_DIR = "disabled-patterns"
 _MARK = "[REDACTED:custom]"
 
 _compiled: dict[str, Any] = {}
@@ -38,7 +37,7 @@ def _key(pattern: str) -> str:
 
 
 def _disabled_marker(pattern: str) -> Path:
-    return paths.data_root() / DISABLED_DIR / _key(pattern)
+    return paths.data_root() / paths.DISABLED_PATTERNS / _key(pattern)
 
 
 def is_disabled(pattern: str) -> bool:
