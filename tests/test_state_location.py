@@ -111,7 +111,7 @@ def test_project_config_keeps_only_safe_keys_and_adds_patterns(bare: Project) ->
         assert f"key '{key}' ignored" in ignored
     assert "a small cap deletes your checkpoints" in ignored and str(bare.dir / ".claude" / "session-state.json") in ignored
     assert out["errors"] == []
-    assert "may not set 'project_cap_bytes'" in bare.fails("config", "set", "project_cap_bytes", "100000")
+    assert "project_cap_bytes cannot go in the project's file" in bare.fails("config", "set", "--project-file", "project_cap_bytes", "100000")
 
 
 def _hook(project: Project, event: str, fixture: str, **fields: object) -> str:
