@@ -287,7 +287,7 @@ def hooks_registered() -> Check:
     entry = ours[0]
     if entry.get("enabled") is False:
         return Check("hooks registered", "fail", f"{entry.get('id')} is installed but disabled", f"claude plugin enable {entry.get('id')}")
-    hooks_file = Path(str(entry.get("installPath") or "")) / "hooks" / "hooks.json"
+    hooks_file = Path(str(entry.get("installPath") or "")) / paths.PLUGIN_HOOKS
     try:
         events = sorted(json.loads(hooks_file.read_text()).get("hooks") or {})
     except (OSError, ValueError, AttributeError):

@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from session_state.core import fsutil, launcher
+    from session_state.core import fsutil, launcher, paths
 
     stable = launcher.stable_path()
     if not stable.is_file():
@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
             f"the plugin's launcher {stable} does not exist yet; start a Claude Code session with the plugin "
             "installed, then run this command again"
         )
-    folder = Path(args.dir).expanduser() if args.dir else Path.home() / ".local" / "bin"
-    target = folder / "session-state"
+    folder = Path(args.dir).expanduser() if args.dir else Path.home() / paths.USER_BIN
+    target = folder / paths.LAUNCHER
     body = f'#!/bin/sh\n{MARK}\nexec sh {shlex.quote(str(stable))} "$@"\n'.encode()
     existing = fsutil.read_bytes(target)
     if existing is not None and MARK.encode() not in existing:

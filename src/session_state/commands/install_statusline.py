@@ -73,7 +73,7 @@ def settings_path(given: str | None) -> Path:
         return Path(given).expanduser()
     from session_state.core import paths
 
-    return paths.claude_config_dir() / "settings.json"
+    return paths.claude_config_dir() / paths.CLAUDE_SETTINGS
 
 
 # --- locating members in the text ------------------------------------------------------------

@@ -67,7 +67,7 @@ def check(project: Path, legacy: Path) -> list[str]:
     """Why the old folder must not be imported; empty when it may be."""
     problems: list[str] = []
     uid = os.getuid() if hasattr(os, "getuid") else None
-    for level in (project / ".claude", legacy):
+    for level in (project / paths.CLAUDE_DIR, legacy):
         st = os.lstat(level)
         if stat.S_ISLNK(st.st_mode):
             return [f"{level} is a symlink"]

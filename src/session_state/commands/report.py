@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                 f"session {sid} has no readable transcript ({transcript or 'none recorded'}); use --transcript FILE"
             )
         path = Path(transcript)
-        out = Path(args.out) if args.out else folder / "report.html"
+        out = Path(args.out) if args.out else folder / paths.REPORT
     if out.parent and not out.parent.is_dir():
         raise _common.error(f"cannot write {out}: the folder {out.parent} does not exist")
     data = collect.gather(

@@ -55,10 +55,17 @@ REFRESH_PENDING = "refresh.pending"
 CLAIMED = "claimed"
 ENDED = "ended"
 ENDED_BY_CLEAR = "ended.clear"
+# Claude Code's own folder: in the user's home (unless CLAUDE_CONFIG_DIR moves it) and in a project.
+CLAUDE_DIR = ".claude"
+CLAUDE_PROJECTS = "projects"  # in Claude Code's folder: the transcripts, one folder per project
+CLAUDE_SETTINGS = "settings.json"  # in Claude Code's folder: where the status line command is set
+PLUGIN_HOOKS = "hooks/hooks.json"  # in an installed plugin's folder: the events it registers
 # In a project (untrusted): the old state root, never read on its own (only `migrate` imports it),
 # and the folder `export --to-project` shares with the team.
-LEGACY_ROOT = ".claude/session-state"
-SHARED = ".claude/session-state-shared"
+LEGACY_ROOT = f"{CLAUDE_DIR}/session-state"
+SHARED = f"{CLAUDE_DIR}/session-state-shared"
+REPORT = "report.html"  # in a session folder: `session-state report`'s page when no --out is given
+USER_BIN = ".local/bin"  # in the home folder: where `install-cli` puts the command by default
 # Configuration files.
 CONFIG_NAME = "session-state.json"
 USER_CONFIG_ENV = "SESSION_STATE_USER_CONFIG"
@@ -263,7 +270,7 @@ def archive_dir(session_dir: Path) -> Path:
 def claude_config_dir() -> Path:
     """Claude Code's own folder for the user: $CLAUDE_CONFIG_DIR, else ~/.claude."""
     base = os.environ.get("CLAUDE_CONFIG_DIR")
-    return Path(base) if base else Path(os.path.expanduser("~")) / ".claude"
+    return Path(base) if base else Path(os.path.expanduser("~")) / CLAUDE_DIR
 
 
 def user_config_path() -> Path:
@@ -274,7 +281,7 @@ def user_config_path() -> Path:
 
 def project_config_path(project: Path) -> Path:
     """The project's configuration file (untrusted: see config.PROJECT_KEYS)."""
-    return project / ".claude" / CONFIG_NAME
+    return project / CLAUDE_DIR / CONFIG_NAME
 
 
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]  # <src>/session_state/core/paths.py
@@ -352,7 +359,7 @@ def inside_root(root: Path, path: Path, *, folder: bool = False) -> bool:
 
 def claude_projects_dir() -> Path:
     """Claude Code's own transcripts folder: `${CLAUDE_CONFIG_DIR:-~/.claude}/projects`."""
-    return claude_config_dir() / "projects"
+    return claude_config_dir() / CLAUDE_PROJECTS
 
 
 def trusted_transcript(value: object) -> str | None:

@@ -50,7 +50,7 @@ def read(project: Path) -> list[tuple[str, dict[str, Any]]]:
     folder or file is skipped, so nothing outside the project is read through them.
     """
     folder = paths.shared_dir(project)
-    for level in (project / ".claude", folder):
+    for level in (project / paths.CLAUDE_DIR, folder):
         try:
             if not stat.S_ISDIR(os.lstat(level).st_mode):
                 return []
