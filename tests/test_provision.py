@@ -80,7 +80,6 @@ def test_two_provisioners_build_once_publish_and_then_do_nothing(tmp_path: Path,
     key = envkey.env_key(lock_bytes)
     info = json.loads(layout.ready_file(key).read_text())
     assert info["key"] == key and info["installer"] in ("pip", "uv")
-    assert info["tiktoken"] == ["cl100k_base", "o200k_base"]
     python = info["python"]
     assert python == str(layout.env_python(layout.env_dir(key)))
     assert launch.ready_python() == python
@@ -92,11 +91,6 @@ def test_two_provisioners_build_once_publish_and_then_do_nothing(tmp_path: Path,
     code = "import importlib, sys; [importlib.import_module(m) for m in sys.argv[1:]]; print('ok')"
     out = subprocess.run([python, "-I", "-c", code, *requirements.FULL_TIER], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "ok", out.stderr
-    # tiktoken finds its files in the prefilled cache; a download would hit a dead proxy
-    code = "import tiktoken; print(tiktoken.get_encoding('o200k_base').encode('hello world'))"
-    env = {"TIKTOKEN_CACHE_DIR": str(layout.tiktoken_cache_dir()), "HTTPS_PROXY": "http://127.0.0.1:9"}
-    out = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert out.returncode == 0, out.stderr
 
     # the pointer bin/ss-hook reads, and the cleanup of older envs
     pointer = layout.pointers_dir() / envkey.pointer_name(lock_bytes)

@@ -60,6 +60,13 @@ def test_newer_models_count_more() -> None:
     assert new["tokens"] > old["tokens"] and new["method"].endswith("×1.6")
 
 
+def test_the_pinned_hash_is_tiktokens_own() -> None:
+    """The BPE file is trusted only when it is the one tiktoken itself pins for cl100k_base."""
+    from tiktoken_ext import openai_public
+
+    assert tokens.CL100K_SHA256 in openai_public.cl100k_base.__code__.co_consts
+
+
 def run_isolated(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(tmp_path / "tk-cache"), "HOME": str(tmp_path)}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)

