@@ -29,7 +29,7 @@ def last_reply(transcript: Path) -> str:
     it (a real transcript that ends with `/exit`: no reply of that turn to wait for) or there is none."""
     try:
         lines = transcript.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a hostile path holding NUL
         return ""
     for line in reversed(lines):
         try:
