@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -28,7 +29,11 @@ def last_reply(transcript: Path) -> str:
     """The text of the main chain's last assistant message, or "" when a typed prompt comes after
     it (a real transcript that ends with `/exit`: no reply of that turn to wait for) or there is none."""
     try:
-        lines = transcript.read_text(encoding="utf-8", errors="replace").splitlines()
+        if not stat.S_ISREG(os.stat(transcript).st_mode):  # the hostile tier's FIFO would block a read
+            return ""
+        with open(transcript, "rb") as handle:
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - (4 << 20)))  # its last 4 MB
+            lines = handle.read().decode("utf-8", "replace").splitlines()
     except (OSError, ValueError):  # ValueError: a hostile path holding NUL
         return ""
     for line in reversed(lines):
