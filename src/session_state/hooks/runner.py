@@ -121,8 +121,6 @@ def _identity(payload: Validated) -> tuple[str, str | None]:
     return payload.session_id, payload.cwd
 
 
-
-
 def _without_environment(event: str, payload: object) -> str:
     """The full tier's packages are not here (yet): keep the thread with the standard library.
 
