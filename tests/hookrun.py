@@ -28,6 +28,8 @@ COMPACT_TRANSCRIPT = FIXTURES / "transcripts" / "marot-spotter" / f"{COMPACT_SES
 def last_reply(transcript: Path) -> str:
     """The text of the main chain's last assistant message, or "" when a typed prompt comes after
     it (a real transcript that ends with `/exit`: no reply of that turn to wait for) or there is none."""
+    from session_state.core import turn
+
     try:
         if not stat.S_ISREG(os.stat(transcript).st_mode):  # the hostile tier's FIFO would block a read
             return ""
@@ -41,13 +43,12 @@ def last_reply(transcript: Path) -> str:
             entry = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(entry, dict) or entry.get("isSidechain") or entry.get("isMeta"):
+        if not isinstance(entry, dict) or entry.get("isSidechain"):
             continue
-        content = (entry.get("message") or {}).get("content") if isinstance(entry.get("message"), dict) else None
-        blocks = [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
-        if entry.get("type") == "user" and (isinstance(content, str) or (blocks and all(b.get("type") != "tool_result" for b in blocks))):
+        if entry.get("type") == "user" and turn._is_prompt(entry):  # the rule Stop's wait applies
             return ""
-        texts = [str(b.get("text", "")) for b in blocks if b.get("type") == "text"]
+        content = (entry.get("message") or {}).get("content") if isinstance(entry.get("message"), dict) else None
+        texts = [str(b.get("text", "")) for b in content if isinstance(b, dict) and b.get("type") == "text"] if isinstance(content, list) else []
         if entry.get("type") == "assistant" and texts and texts[-1].strip():
             return texts[-1]
     return ""

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, NoReturn, Union
+from typing import Any, NoReturn
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # names for annotations only: pydantic is never imported here at run time
@@ -21,9 +21,9 @@ if TYPE_CHECKING:  # names for annotations only: pydantic is never imported here
     from session_state.hooks import events, inputs
 
     # what a handler's validate() returns: a checked typed dict (stdlib hooks) or a model
-    Validated = Union[inputs.HookInput, events.HookInput]
+    Validated = inputs.HookInput | events.HookInput
     # what a handler's handle() returns: hook JSON, PreCompact's plain text, or nothing
-    Result = Union[dict[str, Any], str, None]
+    Result = dict[str, Any] | str | None
 
 HANDLERS = {
     "SessionStart": "session_start",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Iterable, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -186,12 +186,18 @@ def _layer(path: Path) -> tuple[dict[str, Any], list[str]]:
         return {}, [f"{path}: not valid JSON ({exc}); using defaults for this file"]
     if not isinstance(data, dict):
         return {}, [f"{path}: must hold a JSON object of settings, got {type(data).__name__}"]
+    return _validated((key, value, str(path)) for key, value in data.items())
+
+
+def _validated(entries: Iterable[tuple[str, Any, str]]) -> tuple[dict[str, Any], list[str]]:
+    """Each (key, value, where it was written) checked: the values that validate, and an error
+    line naming where for each that does not."""
     good: dict[str, Any] = {}
     errors = []
-    for key, value in data.items():
+    for key, value, where in entries:
         good_value, problem = _checked(key, value)
         if problem is not None:
-            errors.append(f"{path}: {problem}")
+            errors.append(f"{where}: {problem}")
             continue
         good[key] = good_value
     return good, errors
@@ -227,20 +233,16 @@ def _checked(key: str, value: Any) -> tuple[Any, str | None]:
 
 
 def _env_layer() -> tuple[dict[str, Any], list[str]]:
-    good: dict[str, Any] = {}
-    errors = []
-    for name, text in settings.env_overrides().items():
-        key = name[len(settings.ENV_PREFIX):].lower()
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = text
-        good_value, problem = _checked(key, value)
-        if problem is not None:
-            errors.append(f"environment variable {name}: {problem}")
-            continue
-        good[key] = good_value
-    return good, errors
+    return _validated((name[len(settings.ENV_PREFIX):].lower(), _json_or_text(text), f"environment variable {name}")
+                      for name, text in settings.env_overrides().items())
+
+
+def _json_or_text(text: str) -> Any:
+    """An environment variable's value: JSON when it parses (numbers, lists), else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def resolve(project: Path) -> tuple[dict[str, Any], dict[str, str], list[str]]:
