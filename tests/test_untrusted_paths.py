@@ -166,6 +166,30 @@ def test_git_runs_only_in_the_project_and_never_runs_a_planted_command(sandbox: 
     assert saved["git_branch"] == "feature-x"  # git did run, in the project
 
 
+@pytest.mark.parametrize("where", ["project", "submodule"])
+def test_a_filter_driver_in_a_repositorys_own_config_never_runs(tmp_path: Path, where: str) -> None:
+    """`git status` runs `filter.<name>.clean` on a file whose stat changed, when the repository's
+    .gitattributes maps it to that filter: a repository (or a submodule of it) may not name a
+    program that way. The branch is still read; whether the tree is dirty is then unknown."""
+    pwned = tmp_path / "pwned"
+    project = tmp_path / "p"
+    _repo(project)
+    inner = project / "sub" if where == "submodule" else project
+    if where == "submodule":
+        _repo(tmp_path / "lib")
+        _git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(tmp_path / "lib"), "sub", cwd=project)
+        _git("commit", "-qm", "sub", cwd=project)
+    (inner / ".gitattributes").write_text("* filter=ev\n")
+    _git("config", "filter.ev.clean", f"touch {pwned}; cat", cwd=inner)
+    time.sleep(1.1)
+    (inner / "README").touch()  # a stat change: status must look at the content again
+    branch, dirty = state.git_status(project)
+    assert not pwned.exists()
+    assert branch == "main"
+    if where == "project":
+        assert dirty is None
+
+
 def test_git_status_has_a_timeout_and_a_clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _repo(tmp_path / "p")
     monkeypatch.setenv("GIT_DIR", str(tmp_path / "nowhere"))

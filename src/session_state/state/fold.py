@@ -452,7 +452,7 @@ def _base_model(model: str) -> str:
 GIT_TIMEOUT_S = 2.0
 # Nothing a repository's files or the environment set may make `git status` run a program:
 # no fsmonitor command, no hooks, no pager, no external diff, no bare repository found by
-# walking into a committed folder.
+# walking into a committed folder. Filter drivers cannot be switched off this way: see git_status.
 GIT_SAFETY = (
     "-c", "core.fsmonitor=false",
     "-c", "safe.bareRepository=explicit",
@@ -484,12 +484,42 @@ def git_status(project_dir: Path) -> tuple[str | None, bool | None]:
 
     Runs only in the project folder Claude Code named for this hook (never a `cwd` read from a
     transcript or a state file), with GIT_SAFETY, a scrubbed environment and a timeout.
+
+    `git status` runs a filter driver's `clean` command on a file whose stat changed, and the
+    repository's own .gitattributes and config choose both: when the repository's own config
+    (not the user's or the system's: git-lfs lives there) names any filter, only the branch is
+    read and dirtiness is unknown. Submodules, whose configs nobody checked, are not looked into.
     """
     if not os.path.isdir(project_dir):
         return None, None
+    filters = _git(project_dir, "config", "--show-scope", "--includes", "--get-regexp", r"^filter\.")
+    own_filter = filters is None or any(
+        line.split("\t", 1)[0] in ("local", "worktree", "unknown") for line in filters.splitlines())
+    if own_filter:  # None: git failed or is too old for --show-scope (2.26); assume the worst
+        head = _git(project_dir, "symbolic-ref", "--short", "-q", "HEAD")
+        return (head.strip() or None) if head else None, None
+    out = _git(project_dir, "status", "--porcelain=v1", "--branch", "--untracked-files=no", "--ignore-submodules=all")
+    if out is None:
+        return None, None
+    lines = out.splitlines()
+    branch = None
+    if lines and lines[0].startswith("## "):
+        head = lines[0][3:]
+        for prefix in ("No commits yet on ", "Initial commit on "):  # the latter: git before 2.15
+            if head.startswith(prefix):
+                head = head[len(prefix) :]
+        branch = head.split("...")[0].split(" ")[0]
+    return branch, any(line and not line.startswith("##") for line in lines)
+
+
+def _git(project_dir: Path, *args: str) -> str | None:
+    """stdout of one `git` command under GIT_SAFETY in the project, or None when it failed.
+
+    `git config --get-regexp` exits 1 when nothing matches: that is an empty answer, not a failure.
+    """
     try:
         out = subprocess.run(
-            ["git", *GIT_SAFETY, "status", "--porcelain=v1", "--branch", "--untracked-files=no"],
+            ["git", *GIT_SAFETY, *args],
             cwd=str(project_dir),
             env=git_env(project_dir),
             stdin=subprocess.DEVNULL,
@@ -499,15 +529,7 @@ def git_status(project_dir: Path) -> tuple[str | None, bool | None]:
             errors="replace",
         )
     except (OSError, ValueError, subprocess.SubprocessError):
-        return None, None
-    if out.returncode != 0:
-        return None, None
-    lines = out.stdout.splitlines()
-    branch = None
-    if lines and lines[0].startswith("## "):
-        head = lines[0][3:]
-        for prefix in ("No commits yet on ", "Initial commit on "):  # the latter: git before 2.15
-            if head.startswith(prefix):
-                head = head[len(prefix) :]
-        branch = head.split("...")[0].split(" ")[0]
-    return branch, any(line and not line.startswith("##") for line in lines)
+        return None
+    if out.returncode == 1 and args[:1] == ("config",) and not out.stderr.strip():
+        return ""
+    return out.stdout if out.returncode == 0 else None
