@@ -185,6 +185,23 @@ def test_session_context_detects_the_stack(tmp_path: Path) -> None:
     assert "pytest" in info["test_runner"] and "ruff" in info["conventions"]
 
 
+def test_session_context_reads_only_plain_repository_files(tmp_path: Path) -> None:
+    """A FIFO cannot hold SessionStart, a link is not followed, a secret in a script is redacted."""
+    outside = tmp_path / "outside.toml"
+    outside.write_text("[tool.pytest.ini_options]\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "pyproject.toml").symlink_to(outside)
+    os.mkfifo(repo / "package.json")
+    info = project.detect(repo)  # returns at once: the FIFO is not opened for a blocking read
+    assert "pytest" not in info["test_runner"] and info["languages"] == ["Python", "JavaScript/TypeScript"]
+    (repo / "package.json").unlink()
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    (repo / "package.json").write_text(json.dumps({"scripts": {"test": f"GH={token} jest"}}))
+    runners = project.detect(repo)["test_runner"]
+    assert runners and runners[0].startswith("npm test (GH=") and token not in runners[0] and token[4:16] not in runners[0]
+
+
 def test_recovery_replays_the_journal_after_the_checkpoint(sandbox: Sandbox) -> None:
     from hookrun import TASKS_SESSION, TASKS_TRANSCRIPT
 

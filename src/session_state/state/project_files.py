@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from session_state.core import journal, paths
+from session_state.core import fsutil, journal, paths
 from session_state.state import store
 from session_state.state.models import Decision, DecisionBy, DecisionLog, SessionState
 
@@ -105,21 +105,20 @@ def detect(project_dir: Path) -> dict[str, Any]:
         if file in names and value not in found.setdefault(key, []):
             found[key].append(value)
     if "pyproject.toml" in names:
-        try:
-            text = (project_dir / "pyproject.toml").read_text(errors="replace")[:200_000]
-        except OSError:
-            text = ""
+        text = _small_file(project_dir / "pyproject.toml").decode("utf-8", "replace")
         if "[tool.pytest" in text and "pytest" not in found.setdefault("test_runner", []):
             found["test_runner"].append("pytest")
         if "[tool.ruff" in text and "ruff" not in found.setdefault("conventions", []):
             found["conventions"].append("ruff")
     if "package.json" in names:
         try:
-            scripts = json.loads((project_dir / "package.json").read_bytes()).get("scripts") or {}
-        except (OSError, ValueError, AttributeError):
+            scripts = json.loads(_small_file(project_dir / "package.json")).get("scripts") or {}
+        except (ValueError, AttributeError):
             scripts = {}
         if isinstance(scripts, dict) and "test" in scripts:
-            found.setdefault("test_runner", []).append(f"npm test ({str(scripts['test'])[:60]})")
+            from session_state.state import redactor
+
+            found.setdefault("test_runner", []).append(f"npm test ({redactor.capped(str(scripts['test']), 60)})")
     return {
         "project": project_dir.name,
         "path": str(project_dir),
@@ -130,6 +129,15 @@ def detect(project_dir: Path) -> dict[str, Any]:
         "conventions": found.get("conventions", []),
         "git": (project_dir / ".git").exists(),
     }
+
+
+def _small_file(path: Path) -> bytes:
+    """A repository file's first 200 KB, b"" unless it is a regular file: a link is not followed
+    (the repository does not choose what is read) and a FIFO cannot block SessionStart."""
+    try:
+        return fsutil.read_bytes(path, limit=200_000) or b""
+    except OSError:  # ELOOP: a symlink
+        return b""
 
 
 def write_context(root: Path, project_dir: Path) -> None:
