@@ -93,3 +93,23 @@ def test_budget_breakdown_command_prints_the_table_and_the_json_key(tmp_path: Pa
     with contextlib.redirect_stdout(out):
         assert cli.main(["budget", "--json", str(CLI_330)]) == 0
     assert "breakdown" not in json.loads(out.getvalue())  # on demand only: it reads the whole file
+
+
+def test_a_context_record_without_a_total_or_with_controls_is_printed_safely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The /context record is transcript text: no integer total prints "?", controls are escaped."""
+    monkeypatch.setenv("SESSION_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("SESSION_STATE_USER_CONFIG", str(tmp_path / "none.json"))
+    lines = []
+    for raw in CLI_330.read_text().splitlines():
+        obj = json.loads(raw)
+        if isinstance(obj.get("contextUsage"), dict):
+            obj["contextUsage"].pop("total_tokens", None)
+            obj["timestamp"] = "2026-11-30\x1b[2J\x1b]0;owned\x07"
+        lines.append(json.dumps(obj))
+    path = tmp_path / CLI_330.name
+    path.write_text("\n".join(lines) + "\n")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["budget", "--breakdown", str(path)]) == 0
+    text = out.getvalue()
+    assert "(total ?;" in text and "\x1b" not in text and "\x07" not in text

@@ -110,10 +110,12 @@ def render_breakdown(found: dict[str, Any]) -> str:
     if theirs:
         from session_state.state import breakdown
 
-        lines.append(f"Beside Claude Code's own /context of {theirs['timestamp']} (total {theirs['total']:,}; also estimates):")
+        their_total = f"{theirs['total']:,}" if isinstance(theirs.get("total"), int) else "?"
+        when = line(theirs["timestamp"]) if theirs.get("timestamp") else "unknown time"  # transcript text
+        lines.append(f"Beside Claude Code's own /context of {when} (total {their_total}; also estimates):")
         for row in breakdown.against_context(found):
             diff = "" if row["error_pct"] is None else f"  {row['error_pct']:+.0f}%"
-            lines.append(f"  {row['category']:<20} ours {row['ours']:>10,}  /context {row['context']:>10,}{diff}")
+            lines.append(f"  {line(row['category']):<20} ours {row['ours']:>10,}  /context {row['context']:>10,}{diff}")
     return "\n".join(lines)
 
 

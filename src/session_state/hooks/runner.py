@@ -94,7 +94,9 @@ def _with_quarantine_notice(event: str, payload: Validated, result: Result) -> R
         _queue_notice(payload, message)
         return result
     if result is None:
-        return {"systemMessage": message}
+        from session_state.hooks import output
+
+        return output.notice(message)
     if isinstance(result, dict):
         from session_state.core.inert import block
 
@@ -146,24 +148,21 @@ def _without_environment(event: str, payload: object) -> str:
     except (ValueError, OSError) as exc:
         _log(f"{event}: could not record the turn without the environment: {exc}")
         return ""
-    # the one event-specific field each basic path reads, compared as raw JSON (common() checked the object)
-    fields: dict[str, object] = payload if isinstance(payload, dict) else {}
-    if event == "SessionEnd" and fields.get("reason") == "clear":
-        from session_state.core import fsutil, paths
-
-        fsutil.create_exclusive(where.session_dir / paths.ENDED_BY_CLEAR)
+    # SessionEnd's `ended.clear` marker is already written: session_end.handle writes it with the
+    # stdlib before it reaches the full tier
     if event == "SessionStart":
         launcher.expose_cli()
-    source = fields.get("source") if event == "SessionStart" else None
+    # SessionStart's one own field, compared as raw JSON (common() checked the object)
+    source = payload.get("source") if event == "SessionStart" and isinstance(payload, dict) else None
     context = _basic_context(event, inp["transcript_path"], source, where)
     if event == "PreCompact":  # plain stdout is added to the summariser's instructions
         return PRESERVE + context + "\n" if context else ""
     message = launch.notice(status) if event == "SessionStart" else None
-    if context:
-        from session_state.hooks import output
+    from session_state.hooks import output
 
+    if context:
         return render(output.context("SessionStart", context[: output.CONTEXT_HARD_LIMIT - 1], message))
-    return render({"systemMessage": message}) if message else ""
+    return render(output.notice(message)) if message else ""
 
 
 def _basic_context(event: str, transcript_path: str | None, source: object, where: Where) -> str:
