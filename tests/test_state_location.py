@@ -151,3 +151,16 @@ def test_shared_files_behind_a_symlink_are_not_read(fresh: Project, tmp_path: Pa
     (fresh.dir / ".claude").mkdir(exist_ok=True)
     (fresh.dir / SHARED).symlink_to(elsewhere)
     assert shared.read(fresh.dir) == []
+
+
+def test_shared_files_are_redacted_before_they_are_injected(tmp_path: Path) -> None:
+    """A committed decisions file may hold a secret: it reaches the model redacted."""
+    from session_state.core import settings
+    from session_state.state import project_files, redactor
+
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    project = tmp_path / "repo"
+    (project / SHARED).mkdir(parents=True)
+    project_files.decide(project / SHARED, "deploy with the bot", f"its token is {token}", session_id=None, by="user")
+    block = shared.render(project, 2000, redactor.for_settings(settings.defaults()))
+    assert "deploy with the bot" in block and token not in block and token[4:16] not in block

@@ -62,7 +62,8 @@ def handle(inp: events.SessionStart) -> dict[str, Any] | None:
         checkpoints.prune(where.root, where.settings)
     cap = where.settings["inject_cap_chars"]
     text = continuity.context_for(source, where, result, claimed, cap, inp.context_tokens)
-    repository = shared.render(where.project, SHARED_CAP)  # labelled as the repository's, never the user's
+    # labelled as the repository's, never the user's, and redacted like everything injected
+    repository = shared.render(where.project, SHARED_CAP, redactor.for_settings(where.settings, where.session_dir))
     if repository:
         text = f"{text}\n\n{repository}" if text else repository
     project_config_notice(where)

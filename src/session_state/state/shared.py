@@ -13,6 +13,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from session_state.core import paths
@@ -80,25 +81,27 @@ def read(project: Path) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def quote(value: Any) -> str:
-    """One JSON string literal: no newline, control or bidi character survives; clipped."""
+def quote(value: Any, red: Callable[..., str]) -> str:
+    """One JSON string literal, redacted: no newline, control or bidi character survives; clipped."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=True, default=str)
+    text = red(text, MAX_VALUE_CHARS + 1)
     if len(text) > MAX_VALUE_CHARS:
         text = text[: MAX_VALUE_CHARS - 1] + "…"
     return json.dumps(text, ensure_ascii=True)
 
 
-def render(project: Path, cap: int) -> str:
-    """The labelled block for injected context, or "" when the project shares nothing valid."""
+def render(project: Path, cap: int, red: Callable[..., str]) -> str:
+    """The labelled block for injected context, or "" when the project shares nothing valid;
+    `red` is the session's redactor (redactor.for_settings): a committed file may hold a secret."""
     lines = []
     for name, data in read(project):
         where = f"{paths.SHARED}/{name}"
         if name == paths.DECISIONS:
             for item in data.get("decisions", [])[-MAX_ITEMS:]:
-                lines.append(f"- {where}: decision {quote(item.get('choice'))}, reason {quote(item.get('why'))}")
+                lines.append(f"- {where}: decision {quote(item.get('choice'), red)}, reason {quote(item.get('why'), red)}")
         else:
             for key, value in list(data.items())[:MAX_ITEMS]:
-                lines.append(f"- {where}: {quote(key)} = {quote(value)}")
+                lines.append(f"- {where}: {quote(key, red)} = {quote(value, red)}")
     text = HEADING
     for line in lines:  # whole lines only: a cut could leave a quote open
         if len(text) + 1 + len(line) > cap:
