@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
 from session_state.core import budget, settings, transcript  # noqa: E402
-from session_state.state import breakdown  # noqa: E402
+from session_state.state import breakdown, redactor  # noqa: E402
 
 DEFAULT = sorted((REPO / "tests" / "fixtures" / "transcripts" / "cli-2.1.330-context").glob("*.jsonl"))
 
@@ -33,7 +33,7 @@ DEFAULT = sorted((REPO / "tests" / "fixtures" / "transcripts" / "cli-2.1.330-con
 def compare(path: Path) -> list[dict[str, Any]]:
     """Our breakdown of `path` beside the /context run recorded in it, one row per category."""
     cursor, _ = transcript.update(None, path, facts=False)
-    found = breakdown.compute(str(path), budget.compute(cursor, dict(settings.DEFAULTS)))
+    found = breakdown.compute(str(path), budget.compute(cursor, dict(settings.DEFAULTS)), redactor.for_settings(settings.defaults()))
     rows = breakdown.against_context(found)
     if not rows:
         raise SystemExit(f"{path}: no /context output (local_command line with contextUsage) in this transcript")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from session_state.state import breakdown
+from session_state.state import breakdown, redactor
 from session_state.core import budget, settings, transcript
 from session_state import cli
 
@@ -26,7 +26,7 @@ SID = "11111111-2222-4333-8444-555555555555"
 
 def of(path: Path) -> dict[str, Any]:
     cursor, _ = transcript.update(None, path, facts=False)
-    return breakdown.compute(str(path), budget.compute(cursor, dict(settings.DEFAULTS)))
+    return breakdown.compute(str(path), budget.compute(cursor, dict(settings.DEFAULTS)), redactor.for_settings(settings.defaults()))
 
 
 def used(found: dict[str, Any]) -> int:
@@ -113,3 +113,14 @@ def test_a_context_record_without_a_total_or_with_controls_is_printed_safely(tmp
         assert cli.main(["budget", "--breakdown", str(path)]) == 0
     text = out.getvalue()
     assert "(total ?;" in text and "\x1b" not in text and "\x07" not in text
+
+
+def test_tool_call_labels_pass_the_sessions_own_redactor() -> None:
+    """A label names the call a tool result answers: conversation text, so the user's own
+    patterns apply to it as to everything written (not only the built-in rules)."""
+    cfg = settings.defaults()
+    cfg["redact_extra"] = [r"ACME-[0-9]{6}"]
+    collector = breakdown.Collector(redactor.for_settings(cfg))
+    collector.line({"type": "assistant", "message": {"model": "claude-opus-4-7", "content": [
+        {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "deploy --ticket ACME-123456"}}]}})
+    assert collector.tool_names["t1"].startswith("Bash: deploy --ticket ") and "ACME-123456" not in collector.tool_names["t1"]

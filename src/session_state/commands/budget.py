@@ -68,13 +68,14 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"cannot read transcript {path}: {cursor['error']}")
     if not_a_transcript(cursor, path):
         raise CliError(f"{path} is not a Claude Code transcript (no line of it carries a session id, version or usage)")
-    result = budget.compute(cursor, settings.load(project))
+    config = settings.load(project)
+    result = budget.compute(cursor, config)
     result["transcript"] = path
     result["session_id"] = session_id
     if args.breakdown:
-        from session_state.state import breakdown
+        from session_state.state import breakdown, redactor
 
-        result["breakdown"] = breakdown.compute(path, result)
+        result["breakdown"] = breakdown.compute(path, result, redactor.for_settings(config))
     problems = settings.problems(project)
     if args.json:
         print(json.dumps({**result, "config_errors": problems} if problems else result, separators=(", ", ": ")))

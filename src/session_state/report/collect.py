@@ -99,11 +99,11 @@ class _Span(transcript.Observer):
 class _Pass(transcript.Observer):
     """The report's share of the reader's pass over the main transcript."""
 
-    def __init__(self, progress: Progress | None) -> None:
+    def __init__(self, progress: Progress | None, red: Callable[[str], str]) -> None:
         self.points: dict[str, Point] = {}  # by response; insertion order is file order
         self.compactions: list[Compaction] = []
         self.spans: dict[str, _Span] = {}  # by the subagent's key in the cursor
-        self.breakdown = breakdown.Collector()
+        self.breakdown = breakdown.Collector(red)
         self._progress = progress
 
     def line(self, obj: dict[str, Any]) -> None:
@@ -191,7 +191,9 @@ def gather(
     """Everything the page shows, from one read of the transcript and its subagent files."""
     from session_state.core import budget as budget_mod
 
-    seen = _Pass(progress)
+    from session_state.state import redactor
+
+    seen = _Pass(progress, redactor.for_settings(settings, session_dir))
     cursor, _ = transcript.update(None, transcript_path, facts=False, observer=seen)
     if progress is not None:
         size = os.path.getsize(transcript_path)

@@ -19,7 +19,7 @@ which is exact; the split between them stays an estimate and says so. Claude Cod
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from session_state.state import tokens
@@ -60,7 +60,8 @@ class Collector:
     reads the transcript once for everything it shows).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, red: Callable[[str], str]) -> None:
+        self.red = red  # the session's redactor: tool-call labels are conversation text
         self.shape: dict[str, Any] | None = None
         self.parts: list[_Part] = []
         self.tool_names: dict[str, str] = {}
@@ -165,7 +166,7 @@ class Collector:
                 if not isinstance(name, str):
                     name = "tool"
                 if isinstance(block.get("id"), str):
-                    self.tool_names[block["id"]] = _tool_label(name, block.get("input"))
+                    self.tool_names[block["id"]] = _tool_label(name, block.get("input"), self.red)
                 self.parts.append(_Part(MESSAGES, TOOL_CALLS, name, f"{name} {json.dumps(block.get('input'))}"))
 
     def system_parts(self) -> list[_Part]:
@@ -188,9 +189,10 @@ class Collector:
         return out
 
 
-def compute(path: str, current: dict[str, Any]) -> dict[str, Any]:
-    """The breakdown of `current` (a budget object of the same transcript) by component."""
-    collector = Collector()
+def compute(path: str, current: dict[str, Any], red: Callable[[str], str]) -> dict[str, Any]:
+    """The breakdown of `current` (a budget object of the same transcript) by component;
+    `red` redacts the labels (redactor.for_settings)."""
+    collector = Collector(red)
     for obj in _lines(path):
         collector.line(obj)
     return of(collector, current)
@@ -357,7 +359,7 @@ def _custom_agent_lines(attachment: dict[str, Any]) -> str:
     )
 
 
-def _tool_label(name: str, args: Any) -> str:
+def _tool_label(name: str, args: Any, red: Callable[[str], str]) -> str:
     """`Bash: pytest -q`, `Read: src/app.py`: which call a tool result answers (redacted, short)."""
     detail = None
     if isinstance(args, dict):
@@ -367,6 +369,4 @@ def _tool_label(name: str, args: Any) -> str:
                 break
     if not detail:
         return name
-    from session_state.core.redact import redact_text
-
-    return f"{name}: {redact_text(detail)}"[:LABEL_CHARS]
+    return f"{name}: {red(detail)}"[:LABEL_CHARS]
