@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(f"transcript {args.transcript} does not exist")
         session_id = Path(path).stem
     else:
-        session_id = args.session or os.environ.get("CLAUDE_CODE_SESSION_ID") or ""
+        session_id = args.session or os.environ.get(_common.SESSION_ENV) or ""
         if not session_id:
             session_id, _ = _common.session(args, _common.root(project))
         path = find_transcript(session_id, project)

@@ -129,12 +129,10 @@ def retry_environment() -> None:
 
 def command_on_path() -> Check:
     """Is `session-state` a command in the user's own shell (not only in Claude Code's Bash tool)?"""
-    from session_state.core import launcher
-
     found = shutil.which("session-state")
     if found:
         return Check("command in your shell", "ok", f"session-state is {found}")
-    stable = launcher.stable_path()
+    stable = paths.launcher_path()
     if not stable.is_file():
         return Check("command in your shell", "warn", "not installed yet (the first session's start puts it in place)",
                      "start a Claude Code session, then run the install-cli line doctor prints")

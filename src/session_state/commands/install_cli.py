@@ -35,9 +35,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from session_state.core import fsutil, launcher, paths
+    from session_state.core import fsutil, paths
 
-    stable = launcher.stable_path()
+    stable = paths.launcher_path()
     if not stable.is_file():
         raise _common.error(
             f"the plugin's launcher {stable} does not exist yet; start a Claude Code session with the plugin "

@@ -127,7 +127,7 @@ def _checkpoint(folder: Path, name: str | None) -> Any:
         return cp
     stem = checkpoints.parse_name(name).id
     live = paths.checkpoints_dir(folder) / f"{stem}{paths.CHECKPOINT_SUFFIX}"
-    archived = paths.checkpoints_dir(folder) / paths.ARCHIVE / f"{stem}{paths.CHECKPOINT_SUFFIX}.gz"
+    archived = paths.archive_dir(folder) / f"{stem}{paths.CHECKPOINT_SUFFIX}.gz"
     for path, packed in ((live, False), (archived, True)):
         if not os.path.lexists(path):
             continue

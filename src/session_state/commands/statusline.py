@@ -18,7 +18,7 @@ import json
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the type only: the status line imports the settings module lazily
     from session_state.core.settings import Settings
@@ -92,11 +92,11 @@ def render(payload: Any) -> str:
 
 def _cost(payload: dict[str, Any], cursor: dict[str, Any] | None, conf: Settings) -> str | None:
     """The session's cost: Claude Code's own figure from the payload, else the transcript's."""
-    from session_state.core import pricing
+    from session_state.core import budget, pricing
 
     block = payload.get("cost")
     usd = block.get("total_cost_usd") if isinstance(block, dict) else None
-    if _number(usd) and usd >= 0:
+    if budget.is_number(usd) and usd >= 0:
         return pricing.money(float(usd))
     if cursor is None:
         return None
@@ -203,10 +203,6 @@ def _short(tokens: int) -> str:
     if tokens >= 1000:
         return f"{tokens // 1000}k"
     return str(tokens)
-
-
-def _number(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def main() -> int:

@@ -24,7 +24,6 @@ from session_state.core.inert import block
 from session_state.core.inert import line as q
 from session_state.core.redact import FALLBACK_LABEL, redact_text
 
-FILE_NAME = "handoff-basic.md"
 KEEP_REQUESTS = 5
 KEEP_FILES = 15
 CLEAR_WINDOW_S = 30 * 60
@@ -133,7 +132,7 @@ def write(session_dir: Path, heading: str, extra: Sequence[str] = (), transcript
         transcript_path = paths.trusted_transcript((journal.load_cursor(session_dir) or {}).get("path"))
     journal.sync_facts(session_dir, transcript_path, lambda text: redact_text(text, extra))
     text = render(summarize(session_dir), heading, extra)
-    path = session_dir / FILE_NAME
+    path = session_dir / paths.HANDOFF_BASIC
     fsutil.atomic_write(path, (text + "\n").encode("utf-8"))
     return path, text
 

@@ -238,7 +238,7 @@ def with_reported(
     if not isinstance(block, dict):
         return current
     size = block.get("context_window_size")
-    if not _number(size) or size <= 0:
+    if not is_number(size) or size <= 0:
         return current
     window = int(size)
     override = settings["context_window"]
@@ -248,11 +248,11 @@ def with_reported(
     usage = block.get("current_usage")
     if isinstance(usage, dict):
         parts = [usage.get(k) for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")]
-        numbers = [p for p in parts if _number(p)]
+        numbers = [p for p in parts if is_number(p)]
         if len(numbers) == len(parts):
             context = sum(numbers)
     used = block.get("used_percentage")
-    if context is None and _number(used):
+    if context is None and is_number(used):
         context = used * size / 100
     if context is None:
         return current
@@ -281,7 +281,8 @@ def with_reported(
     return result
 
 
-def _number(value: Any) -> TypeGuard[int | float]:
+def is_number(value: Any) -> TypeGuard[int | float]:
+    """A JSON number (a bool is not one, though Python counts it as an int)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -305,7 +306,7 @@ def record(session_dir: str | os.PathLike[str], budget: dict[str, Any], event: s
         paths.ensure_dir(markers)
         epoch = token_count(budget.get("compactions"))
         for name in LEVELS[: LEVELS.index(level) + 1]:
-            if fsutil.create_exclusive(markers / f"crossing-{epoch}-{name}"):
+            if fsutil.create_exclusive(markers / f"{paths.CROSSING_MARKER}{epoch}-{name}"):
                 crossed.append(name)
     else:
         paths.ensure_dir(folder)

@@ -18,6 +18,9 @@ ASSISTANT_CHARS = 1000  # the latest assistant text
 CMD_CHARS = 300  # a Bash command
 ERROR_CHARS = 300  # a failed command's error output
 MESSAGE_CHARS = 500  # a subagent's last message
+# Text beyond a limit is cut before redaction, keeping this much more than the limit so that a
+# secret straddling the limit is still whole (and matched) when the result is cut.
+REDACT_MARGIN = 16384
 
 
 class Kind:

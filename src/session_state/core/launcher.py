@@ -34,11 +34,6 @@ def expose_cli() -> None:
         pass
 
 
-def stable_path() -> Path:
-    """<plugin data>/bin/session-state: the path that survives plugin updates."""
-    return paths.launcher_path()
-
-
 def stable_launcher(bin_dir: Path) -> Path | None:
     """Keep <plugin data>/bin/session-state pointing at this version of the plugin.
 
@@ -46,7 +41,7 @@ def stable_launcher(bin_dir: Path) -> Path | None:
     PATH and the status line command in the user's settings need a path that does not.
     """
     data = paths.data_root()
-    target = stable_path()
+    target = paths.launcher_path()
     body = (
         "#!/bin/sh\n# session-state: kept current by the plugin at each session start\n"
         f"CLAUDE_PLUGIN_DATA={shlex.quote(str(data))} exec sh {shlex.quote(str(bin_dir / paths.LAUNCHER))} \"$@\"\n"

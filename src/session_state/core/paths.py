@@ -46,10 +46,16 @@ JOURNAL = "journal.jsonl"
 USAGE = "usage.jsonl"
 HANDOFF = "handoff.toon"
 HANDOFF_MD = "handoff.md"
+HANDOFF_BASIC = "handoff-basic.md"  # written without the full environment (core.basic_handoff)
+COMPACT_SUMMARY = "compact-summary.json"  # Claude Code's compaction summary, kept for SessionStart compact
 CHECKPOINTS = "checkpoints"
 ARCHIVE = "archive"  # inside checkpoints/
 CHECKPOINT_SUFFIX = ".json"
 MARKERS = "markers"
+# Marker name prefixes in markers/ (created exclusively: each says "done once")
+CROSSING_MARKER = "crossing-"  # + <compaction epoch>-<level>: a budget level crossed
+STOP_BLOCK_MARKER = "stop-block-"  # + <epoch>: Stop blocked once at critical
+INJECT_MARKER = "inject-"  # + <source>-<text hash>: a SessionStart injection made
 NOTICES = "notices"  # in a session folder, and in the data root for notices without a session
 REFRESH_PENDING = "refresh.pending"
 CLAIMED = "claimed"

@@ -42,7 +42,6 @@ TURN_DELTAS = 12  # context growth of the latest turns since the last compaction
 HEAD_BYTES = 4096
 PENDING_MAX = 64  # tool_use ids waiting for their result (TaskCreate ids come in the result)
 FOREIGN_MAX = 2048  # 2.0.x agent files known to belong to other sessions
-REDACT_MARGIN = 16384  # = redactor.CUT_MARGIN: text kept past a limit for redaction
 
 USAGE_KEYS = (
     "input_tokens",
@@ -630,7 +629,7 @@ class _Reader:
 
             self._redact = redact_text
         # cut first (with a margin, so a secret at the limit is still whole when redacted)
-        return self._redact(text[: limit + REDACT_MARGIN])[:limit]
+        return self._redact(text[: limit + facts.REDACT_MARGIN])[:limit]
 
     def _emit(self, kind: str, obj: dict[str, Any], where: int, index: int | None, **fields: Any) -> None:
         self.out.append(facts.make(kind, facts.line_id(obj.get("uuid"), where, index), _str(obj.get("timestamp")), **fields))

@@ -153,7 +153,7 @@ def record_turn(
     ):
         markers = paths.markers_dir(where.session_dir)
         paths.ensure_dir(markers)
-        if fsutil.create_exclusive(markers / f"stop-block-{epoch}"):
+        if fsutil.create_exclusive(markers / f"{paths.STOP_BLOCK_MARKER}{epoch}"):
             outcome.critical_block = (
                 f"session-state: context is at {current.get('percent', 0):.0f}% of the window (critical). "
                 "Before stopping, update the handoff's next steps: record any decision with "

@@ -19,9 +19,9 @@ def handle(inp: events.PostCompact) -> None:
     from session_state.state import compact_summary, handoff, materialize as refresh
     from session_state.core import turn
 
-    where = turn.locate(inp.session_id, inp.cwd)
     if not inp.compact_summary:
         return None
+    where = turn.locate(inp.session_id, inp.cwd)
     result = refresh.materialize(where.project, inp.session_id, transcript_path=inp.transcript_path)
     compact_summary.save(where.session_dir, inp.compact_summary, "PostCompact",
                          handoff.build(result.state, where.root, where.settings),

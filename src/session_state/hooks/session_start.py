@@ -114,7 +114,7 @@ def first_injection(session_dir: Path, source: str, text: str) -> bool:
 
     markers = paths.markers_dir(session_dir)
     paths.ensure_dir(markers)
-    marker = markers / f"inject-{paths.safe_id(source)}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
+    marker = markers / f"{paths.INJECT_MARKER}{paths.safe_id(source)}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
     return fsutil.create_exclusive_or_stale(marker, REFIRE_WINDOW_S)  # of several late starts racing, one injects
 
 

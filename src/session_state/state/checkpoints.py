@@ -195,7 +195,7 @@ def archive_one(session_dir: Path, name: str) -> bool:
     raw = fsutil.read_bytes(src)
     if raw is None:
         return False
-    dest_dir = paths.checkpoints_dir(session_dir) / paths.ARCHIVE
+    dest_dir = paths.archive_dir(session_dir)
     paths.ensure_dir(dest_dir)
     if _usable_folder(session_dir, paths.ARCHIVE) is None:
         return False
@@ -252,7 +252,7 @@ def prune(root: Path, settings: Settings, *, dry_run: bool = False, progress: An
                 report.archived.append(str(path))
                 if not dry_run:
                     archive_one(sdir, name)
-                    gz = paths.checkpoints_dir(sdir) / paths.ARCHIVE / f"{name}.gz"
+                    gz = paths.archive_dir(sdir) / f"{name}.gz"
                     live.append((st.st_mtime, gz, True))
                 else:
                     live.append((st.st_mtime, path, True))

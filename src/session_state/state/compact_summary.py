@@ -15,11 +15,10 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from session_state.core import journal
+from session_state.core import journal, paths
 from session_state.state import store
 from session_state.state.models import CompactSummary, HandoffPackage, SummarySource
 
-FILE = "compact-summary.json"
 MAX_CHARS = 200_000
 MIN_SHARE = 0.6  # of an item's words that must be in the summary for it to count as held
 _WORD = re.compile(r"[a-z0-9_][a-z0-9_.\-/]{2,}")
@@ -68,21 +67,21 @@ def save(session_dir: Path, text: str, source: SummarySource, pkg: HandoffPackag
     text = capped(text, MAX_CHARS, redact_extra, session_dir)
     covered, missing = coverage(pkg, text) if pkg is not None else ([], [])
     record = CompactSummary(ts=journal.now_iso(), source=source, text=text, covered=covered, missing=missing)
-    store.write_model(session_dir / FILE, record)
+    store.write_model(session_dir / paths.COMPACT_SUMMARY, record)
     return record
 
 
 def load(session_dir: Path) -> CompactSummary | None:
     """This compaction's summary, when one was saved since the last PreCompact."""
     try:
-        return store.read_model(session_dir / FILE, CompactSummary)
+        return store.read_model(session_dir / paths.COMPACT_SUMMARY, CompactSummary)
     except store.CorruptFile:
         return None
 
 
 def forget(session_dir: Path) -> None:
     try:
-        os.unlink(session_dir / FILE)
+        os.unlink(session_dir / paths.COMPACT_SUMMARY)
     except FileNotFoundError:
         pass
 

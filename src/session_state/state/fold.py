@@ -476,6 +476,7 @@ def git_env(project_dir: Path) -> dict[str, str]:
     ]
     env["PATH"] = os.pathsep.join(kept)
     env["GIT_TERMINAL_PROMPT"] = "0"
+    env["LC_ALL"] = "C"  # messages some callers match (`not a git repository`) in one language
     return env
 
 

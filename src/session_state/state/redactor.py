@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from session_state.state import detector
-from session_state.core import fsutil, paths, redact
+from session_state.core import facts, fsutil, paths, redact
 from session_state.core.settings import Settings
 
 PATTERN_TIMEOUT_S = 0.1
@@ -116,15 +116,10 @@ def redact_text(text: str, extra: Sequence[str] = (), session_dir: Path | None =
     return apply_patterns(text, extra, session_dir) if extra else text
 
 
-# Text beyond a field's limit is cut before redaction, keeping this much more than the limit so
-# that a secret straddling the limit is still whole (and matched) when the result is cut.
-CUT_MARGIN = 16384
-
-
 def capped(text: str, limit: int, extra: Sequence[str] = (), session_dir: Path | None = None) -> str:
     """The first `limit` characters of the redacted `text`, without redacting megabytes the
     limit would drop anyway (a 15 MB subagent message must not hold SessionStart)."""
-    return redact_text((text or "")[: limit + CUT_MARGIN], extra, session_dir)[:limit]
+    return redact_text((text or "")[: limit + facts.REDACT_MARGIN], extra, session_dir)[:limit]
 
 
 def redact_obj(obj: Any, extra: Sequence[str] = (), session_dir: Path | None = None) -> Any:
