@@ -146,3 +146,18 @@ def test_one_threshold_in_the_users_file_never_takes_the_projects_or_the_environ
     project_file.unlink()
     bare.ok("config", "set", "thresholds.warning", "70", "--project-file")
     assert json.loads(project_file.read_text())["thresholds"] == {"monitor": 58, "warning": 70, "critical": 90}
+
+
+def test_a_layer_may_set_some_threshold_levels_below_the_users_own(bare: Project) -> None:
+    """Each layer is checked level by level; only the merge must rise. A user who lowered all three
+    levels and a project that lowers one more (the 'earlier warnings only' a project may ask for)."""
+    user_file = bare.home / ".claude" / "session-state.json"
+    user_file.parent.mkdir(parents=True, exist_ok=True)
+    user_file.write_text(json.dumps({"thresholds": {"monitor": 50, "warning": 55, "critical": 60}}))
+    project_file = bare.dir / ".claude" / "session-state.json"
+    project_file.parent.mkdir(parents=True, exist_ok=True)
+    project_file.write_text(json.dumps({"thresholds": {"critical": 58}}))
+    out = json.loads(bare.run("config", "show", "--json").stdout)
+    rows = {row["key"]: row for row in out["settings"]}
+    assert rows["thresholds"]["value"] == {"monitor": 50.0, "warning": 55.0, "critical": 58.0}
+    assert out["errors"] == [] and not out.get("ignored")

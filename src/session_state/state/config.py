@@ -24,6 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from session_state.core import fsutil, paths, settings
 
 
+LEVELS = ("monitor", "warning", "critical")
+
+
 class Thresholds(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -33,9 +36,13 @@ class Thresholds(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> "Thresholds":
-        if not self.monitor < self.warning < self.critical:
+        """The levels given must rise. One layer may give only some (a project lowering `critical`
+        below the user's own levels): the others are the layers' before it, not these defaults,
+        and `_resolve` checks the merge, which gives all three."""
+        given = [getattr(self, level) for level in LEVELS if level in self.model_fields_set]
+        if any(low >= high for low, high in zip(given, given[1:])):
             raise ValueError(
-                f"must rise: monitor < warning < critical (got {self.monitor}, {self.warning}, {self.critical})"
+                f"must rise: monitor < warning < critical (got {', '.join(str(v) for v in given)})"
             )
         return self
 
