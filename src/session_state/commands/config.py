@@ -135,12 +135,10 @@ def run_set(args: argparse.Namespace) -> int:
     project = _common.project(args)
     path = paths.project_config_path(project) if args.project_file else paths.user_config_path()
     value = _parse_value(args.value)
-    if args.project_file:
-        refusal = config.project_refusal(args.key, path)
-        if refusal is not None:
-            raise _common.error(f"{refusal}; nothing was written. Leave out --project-file to set it in your own file ({paths.user_config_path()})")
     try:
         config.set_value(path, args.key, value, project_file=args.project_file)
+    except config.ProjectKeyRefused as exc:
+        raise _common.error(f"{exc}; nothing was written. Leave out --project-file to set it in your own file ({paths.user_config_path()})") from exc
     except config.ConfigError as exc:
         raise _common.error(str(exc)) from exc
     key = args.key.split(".", 1)[0]

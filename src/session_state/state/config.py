@@ -97,7 +97,11 @@ class Config(BaseModel):
 
 
 class ConfigError(Exception):
-    pass
+    """A value `set_value` will not write, in plain words; nothing was written."""
+
+
+class ProjectKeyRefused(ConfigError):
+    """The key may not go in a project's file (see project_refusal); nothing was written."""
 
 
 # What a project's own config file may set, and why that is safe. Bounds are checked against the
@@ -337,7 +341,7 @@ def set_value(path: Path, key: str, value: Any, *, project_file: bool = False) -
     """
     refusal = project_refusal(key, path) if project_file else None
     if refusal is not None:
-        raise ConfigError(refusal)
+        raise ProjectKeyRefused(refusal)
     data: dict[str, Any] = {}
     raw = fsutil.read_bytes(path)
     if raw:
