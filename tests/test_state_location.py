@@ -3,6 +3,7 @@ config, and sharing through `export --to-project`, run as a user runs them."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -164,3 +165,24 @@ def test_shared_files_are_redacted_before_they_are_injected(tmp_path: Path) -> N
     project_files.decide(project / SHARED, "deploy with the bot", f"its token is {token}", session_id=None, by="user")
     block = shared.render(project, 2000, redactor.for_settings(settings.defaults()))
     assert "deploy with the bot" in block and token not in block and token[4:16] not in block
+
+
+def test_migrate_writes_checkpoints_under_their_file_names_and_skips_an_id_that_disagrees(fresh: Project, tmp_path: Path) -> None:
+    legacy = _to_legacy(fresh)
+    old = legacy / "sessions" / MAROT_ID / "checkpoints"
+    real = sorted(old.glob("*.json"))
+    assert real
+    body = json.loads(real[0].read_bytes())
+    outside = tmp_path / "outside"
+    new_checkpoints = fresh.session_dir(MAROT_ID) / "checkpoints"
+    relative = os.path.relpath(outside / "RELATIVE", new_checkpoints)  # climbs out of the new session folder
+    (old / "20260101T000000000000Z-planted-1.json").write_text(json.dumps({**body, "id": relative}))
+    (old / "archive").mkdir(exist_ok=True)
+    packed = json.dumps({**body, "id": str(outside / "ABSOLUTE")}).encode()
+    (old / "archive" / "20260101T000000000001Z-planted-1.json.gz").write_bytes(gzip.compress(packed))
+    dry = json.loads(fresh.ok("migrate", "--dry-run", "--json"))
+    done = json.loads(fresh.ok("migrate", "--json"))
+    assert not outside.exists()
+    assert dry["skipped"] == done["skipped"] == 2  # counted with the other files left behind
+    assert sorted(p.name for p in new_checkpoints.glob("*.json")) == [p.name for p in real]
+    assert not list((new_checkpoints / "archive").glob("*planted*"))
