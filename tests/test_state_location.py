@@ -186,3 +186,19 @@ def test_migrate_writes_checkpoints_under_their_file_names_and_skips_an_id_that_
     assert dry["skipped"] == done["skipped"] == 2  # counted with the other files left behind
     assert sorted(p.name for p in new_checkpoints.glob("*.json")) == [p.name for p in real]
     assert not list((new_checkpoints / "archive").glob("*planted*"))
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_migrate_leaves_a_corrupt_old_file_where_it_is(fresh: Project) -> None:
+    legacy = _to_legacy(fresh)
+    (legacy / "sessions" / MAROT_ID / "handoff.toon").write_bytes(b"\xff\xfe not UTF-8")
+    (legacy / "decisions.toon").write_text("decisions[2]:\n  - [broken\n")
+    before = _tree(legacy)
+    fresh.ok("migrate", "--dry-run")
+    assert _tree(legacy) == before and not fresh.root.exists()  # a dry run changes nothing
+    fresh.ok("migrate")
+    assert _tree(legacy) == before  # the old folder stays as it was, for the user to delete
+    assert not (fresh.session_dir(MAROT_ID) / "handoff.toon").exists()

@@ -218,12 +218,14 @@ def _checkpoint(path: Path, counts: ImportReport, *, packed: bool = False) -> Ch
 
 
 def _toon_model(path: Path, model: Any) -> Any:
+    """The old folder's TOON file validated by `model`, or None. Read without quarantine: a
+    corrupt file stays where it is, so a dry run changes nothing and the old folder is left whole."""
     from pydantic import ValidationError
 
     from session_state.state import store
 
     try:
-        data = store.read_toon(path)
+        data = store.read_toon(path, quarantine=False)
         return model.model_validate(data) if data is not None else None
     except (OSError, ValueError, UnicodeDecodeError, ValidationError):
         return None
