@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from test_cli_support import MAROT_ID, PAYLOADS, REPO, Project, bare, fresh  # noqa: F401 - fixtures
 
-from session_state.state import models, shared
+from session_state.state import models, project_files, shared, store
 from session_state.core.paths import LEGACY_ROOT, SHARED
 
 
@@ -202,3 +202,28 @@ def test_migrate_leaves_a_corrupt_old_file_where_it_is(fresh: Project) -> None:
     fresh.ok("migrate")
     assert _tree(legacy) == before  # the old folder stays as it was, for the user to delete
     assert not (fresh.session_dir(MAROT_ID) / "handoff.toon").exists()
+
+
+def test_migrate_sets_aside_decisions_that_do_not_validate_instead_of_overwriting_them(fresh: Project) -> None:
+    fresh.ok("decide", "an old decision", "--why", "made before the move")
+    _to_legacy(fresh)
+    fresh.ok("decide", "a current decision", "--why", "made after the move")
+    current = fresh.root / "decisions.toon"
+    mine = current.read_text().replace("schema_version: 1", "schema_version: 7")  # valid TOON, not a DecisionLog
+    current.write_text(mine)
+    fresh.ok("migrate")
+    kept = list(fresh.root.glob("decisions.toon.corrupt-*"))
+    assert [p.read_text() for p in kept] == [mine]  # the user's file keeps its bytes for a human to look at
+    assert "an old decision" in current.read_text()
+
+
+def test_migrate_caps_the_merged_decisions_as_decide_does(fresh: Project) -> None:
+    legacy = _to_legacy(fresh)
+    old = [models.Decision(id=f"d-{i:04d}", ts=f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z", choice=f"choice {i}")
+           for i in range(project_files.KEEP_DECISIONS + 30)]
+    store.write_toon(legacy / "decisions.toon", models.DecisionLog(decisions=old).model_dump(mode="json"))
+    fresh.ok("decide", "a current decision", "--why", "made after the move")
+    fresh.ok("migrate")
+    merged = project_files.decisions(fresh.root)
+    assert len(merged) == project_files.KEEP_DECISIONS
+    assert merged[-1].choice == "a current decision" and merged[0].id == f"d-{31:04d}"  # the oldest go first

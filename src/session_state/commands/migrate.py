@@ -138,7 +138,7 @@ class ImportReport(TypedDict):
 def import_tree(legacy: Path, root: Path, *, dry_run: bool) -> ImportReport:
     """Validate and copy sessions and decisions; returns counts."""
     from session_state.core import fsutil
-    from session_state.state import checkpoints, handoff, store
+    from session_state.state import checkpoints, handoff, project_files, store
     from session_state.state.models import DecisionLog, HandoffPackage, JournalRecord, SessionState, UsageRecord
 
     counts: ImportReport = {"root": str(root), "sessions": 0, "files": 0, "decisions": 0, "skipped": 0}
@@ -180,9 +180,10 @@ def import_tree(legacy: Path, root: Path, *, dry_run: bool) -> ImportReport:
         counts["decisions"] = len(old_log.decisions)
         if not dry_run:
             with store.locked(root):
-                current = _toon_model(root / paths.DECISIONS, DecisionLog) or DecisionLog()
-                known = {d.id for d in current.decisions}
-                merged = sorted([*current.decisions, *(d for d in old_log.decisions if d.id not in known)], key=lambda d: d.ts)
+                current = project_files.decisions(root)  # an unusable file is set aside, never overwritten
+                known = {d.id for d in current}
+                merged = sorted([*current, *(d for d in old_log.decisions if d.id not in known)], key=lambda d: d.ts)
+                del merged[:-project_files.KEEP_DECISIONS]
                 store.write_toon(root / paths.DECISIONS, DecisionLog(decisions=merged).model_dump(mode="json"))
     return counts
 
