@@ -227,3 +227,17 @@ def test_migrate_caps_the_merged_decisions_as_decide_does(fresh: Project) -> Non
     merged = project_files.decisions(fresh.root)
     assert len(merged) == project_files.KEEP_DECISIONS
     assert merged[-1].choice == "a current decision" and merged[0].id == f"d-{31:04d}"  # the oldest go first
+
+
+@pytest.mark.parametrize("level", [".claude", SHARED])
+def test_export_to_project_refuses_a_symlinked_folder_and_writes_nothing(fresh: Project, tmp_path: Path, level: str) -> None:
+    fresh.ok("decide", "keep TOON for handoffs", "--why", "the model reads tables well")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = fresh.dir / level
+    link.parent.mkdir(parents=True, exist_ok=True)
+    assert not link.exists()
+    link.symlink_to(elsewhere, target_is_directory=True)
+    line = fresh.fails("export", "--to-project")
+    assert f"{link} is a symlink" in line
+    assert list(elsewhere.rglob("*")) == []
