@@ -3,6 +3,7 @@ config, and sharing through `export --to-project`, run as a user runs them."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from test_cli_support import MAROT_ID, PAYLOADS, REPO, Project, bare, fresh  # noqa: F401 - fixtures
 
-from session_state.state import models, shared
+from session_state.state import models, project_files, shared, store
 from session_state.core.paths import LEGACY_ROOT, SHARED
 
 
@@ -164,3 +165,79 @@ def test_shared_files_are_redacted_before_they_are_injected(tmp_path: Path) -> N
     project_files.decide(project / SHARED, "deploy with the bot", f"its token is {token}", session_id=None, by="user")
     block = shared.render(project, 2000, redactor.for_settings(settings.defaults()))
     assert "deploy with the bot" in block and token not in block and token[4:16] not in block
+
+
+def test_migrate_writes_checkpoints_under_their_file_names_and_skips_an_id_that_disagrees(fresh: Project, tmp_path: Path) -> None:
+    legacy = _to_legacy(fresh)
+    old = legacy / "sessions" / MAROT_ID / "checkpoints"
+    real = sorted(old.glob("*.json"))
+    assert real
+    body = json.loads(real[0].read_bytes())
+    outside = tmp_path / "outside"
+    new_checkpoints = fresh.session_dir(MAROT_ID) / "checkpoints"
+    relative = os.path.relpath(outside / "RELATIVE", new_checkpoints)  # climbs out of the new session folder
+    (old / "20260101T000000000000Z-planted-1.json").write_text(json.dumps({**body, "id": relative}))
+    (old / "archive").mkdir(exist_ok=True)
+    packed = json.dumps({**body, "id": str(outside / "ABSOLUTE")}).encode()
+    (old / "archive" / "20260101T000000000001Z-planted-1.json.gz").write_bytes(gzip.compress(packed))
+    dry = json.loads(fresh.ok("migrate", "--dry-run", "--json"))
+    done = json.loads(fresh.ok("migrate", "--json"))
+    assert not outside.exists()
+    assert dry["skipped"] == done["skipped"] == 2  # counted with the other files left behind
+    assert sorted(p.name for p in new_checkpoints.glob("*.json")) == [p.name for p in real]
+    assert not list((new_checkpoints / "archive").glob("*planted*"))
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_migrate_leaves_a_corrupt_old_file_where_it_is(fresh: Project) -> None:
+    legacy = _to_legacy(fresh)
+    (legacy / "sessions" / MAROT_ID / "handoff.toon").write_bytes(b"\xff\xfe not UTF-8")
+    (legacy / "decisions.toon").write_text("decisions[2]:\n  - [broken\n")
+    before = _tree(legacy)
+    fresh.ok("migrate", "--dry-run")
+    assert _tree(legacy) == before and not fresh.root.exists()  # a dry run changes nothing
+    fresh.ok("migrate")
+    assert _tree(legacy) == before  # the old folder stays as it was, for the user to delete
+    assert not (fresh.session_dir(MAROT_ID) / "handoff.toon").exists()
+
+
+def test_migrate_sets_aside_decisions_that_do_not_validate_instead_of_overwriting_them(fresh: Project) -> None:
+    fresh.ok("decide", "an old decision", "--why", "made before the move")
+    _to_legacy(fresh)
+    fresh.ok("decide", "a current decision", "--why", "made after the move")
+    current = fresh.root / "decisions.toon"
+    mine = current.read_text().replace("schema_version: 1", "schema_version: 7")  # valid TOON, not a DecisionLog
+    current.write_text(mine)
+    fresh.ok("migrate")
+    kept = list(fresh.root.glob("decisions.toon.corrupt-*"))
+    assert [p.read_text() for p in kept] == [mine]  # the user's file keeps its bytes for a human to look at
+    assert "an old decision" in current.read_text()
+
+
+def test_migrate_caps_the_merged_decisions_as_decide_does(fresh: Project) -> None:
+    legacy = _to_legacy(fresh)
+    old = [models.Decision(id=f"d-{i:04d}", ts=f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z", choice=f"choice {i}")
+           for i in range(project_files.KEEP_DECISIONS + 30)]
+    store.write_toon(legacy / "decisions.toon", models.DecisionLog(decisions=old).model_dump(mode="json"))
+    fresh.ok("decide", "a current decision", "--why", "made after the move")
+    fresh.ok("migrate")
+    merged = project_files.decisions(fresh.root)
+    assert len(merged) == project_files.KEEP_DECISIONS
+    assert merged[-1].choice == "a current decision" and merged[0].id == f"d-{31:04d}"  # the oldest go first
+
+
+@pytest.mark.parametrize("level", [".claude", SHARED])
+def test_export_to_project_refuses_a_symlinked_folder_and_writes_nothing(fresh: Project, tmp_path: Path, level: str) -> None:
+    fresh.ok("decide", "keep TOON for handoffs", "--why", "the model reads tables well")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = fresh.dir / level
+    link.parent.mkdir(parents=True, exist_ok=True)
+    assert not link.exists()
+    link.symlink_to(elsewhere, target_is_directory=True)
+    line = fresh.fails("export", "--to-project")
+    assert f"{link} is a symlink" in line
+    assert list(elsewhere.rglob("*")) == []

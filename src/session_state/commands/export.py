@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +95,9 @@ def to_project(project: Path) -> int:
 
     root = paths.state_root(project, create=False)
     target = paths.shared_dir(project)
+    linked = _symlinked_level(project, paths.SHARED)
+    if linked is not None:
+        raise _common.error(f"{linked} is a symlink: the shared files are written only into a real folder of the project")
     written = []
     for name in shared.NAMES:
         try:
@@ -109,6 +114,23 @@ def to_project(project: Path) -> int:
     print(f"wrote {', '.join(written)} to {target}; commit them to share them. Sessions in this project will see "
           "them as the repository's data, quoted and labelled, never as anyone's own decisions.")
     return 0
+
+
+def _symlinked_level(project: Path, relative: str) -> Path | None:
+    """The first folder from `project` down to `project/relative` that is a symlink, if any.
+
+    The repository controls its own folders: a linked `.claude` would choose where the files
+    are written. Each level is lstat-ed; a level that does not exist yet is created later as a
+    real folder."""
+    level = project
+    for part in Path(relative).parts:
+        level = level / part
+        try:
+            if stat.S_ISLNK(os.lstat(level).st_mode):
+                return level
+        except (FileNotFoundError, NotADirectoryError):  # nothing below is there yet
+            return None
+    return None
 
 
 def load(path: Path) -> Any:

@@ -16,10 +16,13 @@ import io
 import os
 import stat
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from session_state.core import paths
 from session_state.commands import _common
+
+if TYPE_CHECKING:
+    from session_state.state.models import Checkpoint
 
 MAX_FILE_BYTES = 50_000_000
 
@@ -135,8 +138,8 @@ class ImportReport(TypedDict):
 def import_tree(legacy: Path, root: Path, *, dry_run: bool) -> ImportReport:
     """Validate and copy sessions and decisions; returns counts."""
     from session_state.core import fsutil
-    from session_state.state import handoff, store
-    from session_state.state.models import Checkpoint, DecisionLog, HandoffPackage, JournalRecord, SessionState, UsageRecord
+    from session_state.state import checkpoints, handoff, project_files, store
+    from session_state.state.models import DecisionLog, HandoffPackage, JournalRecord, SessionState, UsageRecord
 
     counts: ImportReport = {"root": str(root), "sessions": 0, "files": 0, "decisions": 0, "skipped": 0}
     sessions = legacy / paths.SESSIONS
@@ -151,15 +154,14 @@ def import_tree(legacy: Path, root: Path, *, dry_run: bool) -> ImportReport:
             continue
         writes: list[tuple[Path, bytes]] = [(new / paths.STATE, store.dumps(state))]
         pkg = _toon_model(old / paths.HANDOFF, HandoffPackage)
-        for name in sorted(os.listdir(paths.checkpoints_dir(old))) if paths.checkpoints_dir(old).is_dir() else []:
-            cp = _model(paths.checkpoints_dir(old) / name, Checkpoint) if name.endswith(paths.CHECKPOINT_SUFFIX) else None
+        for name in checkpoints.names(old):
+            cp = _checkpoint(paths.checkpoints_dir(old) / name, counts)
             if cp is not None:
-                writes.append((paths.checkpoints_dir(new) / f"{cp.id}{paths.CHECKPOINT_SUFFIX}", store.dumps(cp)))
-        archive = paths.archive_dir(old)
-        for name in sorted(os.listdir(archive)) if archive.is_dir() else []:
-            cp = _model(archive / name, Checkpoint, packed=True)
+                writes.append((paths.checkpoints_dir(new) / name, store.dumps(cp)))
+        for name in checkpoints.archived_names(old):
+            cp = _checkpoint(paths.archive_dir(old) / name, counts, packed=True)
             if cp is not None:
-                writes.append((paths.archive_dir(new) / f"{cp.id}{paths.CHECKPOINT_SUFFIX}.gz", gzip.compress(store.dumps(cp))))
+                writes.append((paths.archive_dir(new) / name, gzip.compress(store.dumps(cp))))
         for name, model in ((paths.JOURNAL, JournalRecord), (paths.USAGE, UsageRecord)):
             lines = _valid_lines(old / name, model)
             if lines:
@@ -178,9 +180,10 @@ def import_tree(legacy: Path, root: Path, *, dry_run: bool) -> ImportReport:
         counts["decisions"] = len(old_log.decisions)
         if not dry_run:
             with store.locked(root):
-                current = _toon_model(root / paths.DECISIONS, DecisionLog) or DecisionLog()
-                known = {d.id for d in current.decisions}
-                merged = sorted([*current.decisions, *(d for d in old_log.decisions if d.id not in known)], key=lambda d: d.ts)
+                current = project_files.decisions(root)  # an unusable file is set aside, never overwritten
+                known = {d.id for d in current}
+                merged = sorted([*current, *(d for d in old_log.decisions if d.id not in known)], key=lambda d: d.ts)
+                del merged[:-project_files.KEEP_DECISIONS]
                 store.write_toon(root / paths.DECISIONS, DecisionLog(decisions=merged).model_dump(mode="json"))
     return counts
 
@@ -202,13 +205,28 @@ def _model(path: Path, model: Any, *, packed: bool = False) -> Any:
         return None
 
 
+def _checkpoint(path: Path, counts: ImportReport, *, packed: bool = False) -> Checkpoint | None:
+    """The valid checkpoint in `path`, or None; one whose id is not its file name's is counted
+    as skipped: the new file is named after the old file, so the id must agree with that name."""
+    from session_state.state.checkpoints import parse_name
+    from session_state.state.models import Checkpoint
+
+    cp: Checkpoint | None = _model(path, Checkpoint, packed=packed)
+    if cp is not None and cp.id != parse_name(path.name).id:
+        counts["skipped"] += 1
+        return None
+    return cp
+
+
 def _toon_model(path: Path, model: Any) -> Any:
+    """The old folder's TOON file validated by `model`, or None. Read without quarantine: a
+    corrupt file stays where it is, so a dry run changes nothing and the old folder is left whole."""
     from pydantic import ValidationError
 
     from session_state.state import store
 
     try:
-        data = store.read_toon(path)
+        data = store.read_toon(path, quarantine=False)
         return model.model_validate(data) if data is not None else None
     except (OSError, ValueError, UnicodeDecodeError, ValidationError):
         return None
