@@ -157,7 +157,7 @@ def test_shared_files_behind_a_symlink_are_not_read(fresh: Project, tmp_path: Pa
 def test_shared_files_are_redacted_before_they_are_injected(tmp_path: Path) -> None:
     """A committed decisions file may hold a secret: it reaches the model redacted."""
     from session_state.core import settings
-    from session_state.state import project_files, redactor
+    from session_state.state import redactor
 
     token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
     project = tmp_path / "repo"
