@@ -322,7 +322,7 @@ def test_backoff_record_counts_attempts_per_key(data: Path) -> None:
     assert backoff.load("b" * 16) is None and not layout.state_file().exists()
 
 
-def test_step_killed_by_signal_is_marked_signaled() -> None:
+def test_step_killed_by_signal_is_marked_signaled(data: Path) -> None:
     code = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
     with pytest.raises(build.StepError) as info:
         build.run_step("install", [sys.executable, "-c", code], 30, build.clean_env())
@@ -330,7 +330,7 @@ def test_step_killed_by_signal_is_marked_signaled() -> None:
 
 
 @pytest.mark.slow
-def test_step_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+def test_step_timeout_kills_the_whole_process_group(data: Path, tmp_path: Path) -> None:
     marker = tmp_path / "grandchild.pid"
     code = ("import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
             "open(sys.argv[1], 'w').write(str(p.pid)); time.sleep(60)")
@@ -362,7 +362,47 @@ def test_clean_env_drops_what_redirects_python_and_pip(monkeypatch: pytest.Monke
     assert env["PYTHONUTF8"] == env["PIP_DISABLE_PIP_VERSION_CHECK"] == env["PIP_NO_INPUT"] == "1"
 
 
-def test_verify_imports_every_dependency_with_the_envs_own_python(tmp_path: Path, bare_python: str) -> None:
+def plant(project: Path, *modules: str) -> Path:
+    """A project folder whose `modules` (`venv`, `pip`, `session_state`) each record that they ran."""
+    ran = project / "planted modules that ran"
+    ran.mkdir(parents=True)
+    for name in modules:
+        (project / name).mkdir()
+        (project / name / "__init__.py").write_text(f"open({str(ran / name)!r}, 'w').close()\n")
+        (project / name / "__main__.py").write_text("")  # `python -m <name>` then succeeds silently
+    return ran
+
+
+def test_steps_run_in_the_data_root_not_the_current_folder(data: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m venv` puts its current folder first on sys.path: a step started from a project
+    (`doctor --retry-env`) would run the project's venv package. Steps run in the data root."""
+    ran = plant(tmp_path / "project", "venv")
+    monkeypatch.chdir(tmp_path / "project")
+    env = tmp_path / "env"
+    build.run_step("venv", [sys.executable, "-m", "venv", "--without-pip", str(env)], 120, build.clean_env())
+    assert sorted(p.name for p in ran.iterdir()) == []
+    assert layout.env_python(env).exists()
+    here = build.run_step("cwd", [sys.executable, "-I", "-c", "import os; print(os.getcwd())"], 30, build.clean_env())
+    assert here.strip() == str(layout.data_root()) and data.is_dir()
+
+
+def test_backlog_fold_runs_the_plugins_package_not_the_current_folders(data: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a build started from a project, the backlog fold imports session_state from the plugin."""
+    from session_state.bootstrap import provision
+    from session_state.core import backlog
+
+    ran = plant(tmp_path / "project", "session_state")
+    monkeypatch.chdir(tmp_path / "project")
+    backlog.note(tmp_path / "project gone", "s1", None)  # a note the fold forgets: its project is gone
+    assert [record["session_id"] for _, record in backlog.pending()] == ["s1"]
+    provision.fold_backlog(sys.executable)
+    assert sorted(p.name for p in ran.iterdir()) == []
+    assert backlog.pending() == []
+
+
+def test_verify_imports_every_dependency_with_the_envs_own_python(data: Path, tmp_path: Path, bare_python: str) -> None:
     """The build's proof: the env's python imports each package (compiled parts included)."""
     build.verify(Path(sys.prefix))  # this venv has them all
     lacking = tmp_path / "env"

@@ -124,3 +124,12 @@ def test_hooks_registered_asks_the_real_claude(fresh: Project, tmp_path: Path) -
     code, checks = _doctor(fresh, PATH=path)
     hooks = checks["hooks registered"]
     assert hooks["status"] == "ok" and "SessionStart" in hooks["detail"] and "enabled" in hooks["detail"]
+
+
+def test_tokenizer_check_never_imports_from_the_project(fresh: Project) -> None:
+    """The check's child starts isolated (-I): a json.py the project brings is never what it runs."""
+    marker = fresh.dir / "planted json.py ran"
+    (fresh.dir / "json.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    code, checks = _doctor(fresh)
+    assert not marker.exists(), "the tokenizer check imported the project's json.py"
+    assert checks["tokenizer offline"]["status"] in ("ok", "skip"), checks["tokenizer offline"]

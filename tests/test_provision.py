@@ -18,7 +18,8 @@ import pytest
 
 from session_state.bootstrap import build, envkey, launch, layout, oslock, provision
 from session_state.core import requirements
-from test_bootstrap import make_plugin, run_hook, tool_dir
+from test_bootstrap import make_plugin, plant, run_hook, tool_dir
+from test_cli_support import cli_argv
 
 pytestmark = pytest.mark.slow
 
@@ -162,7 +163,27 @@ def test_a_failing_build_leaves_nothing_and_backs_off(tmp_path: Path, monkeypatc
     assert state["last_failure"]["phase"] == "install" and not state["ready"]
 
 
-def test_pip_target_fallback_installs_into_a_venv_without_pip(tmp_path: Path) -> None:
+def test_retry_env_from_a_project_runs_nothing_of_the_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`session-state doctor --retry-env` builds in-process from the user's current folder: its
+    `python -m venv`, `python -m pip` and backlog fold must not run the project's modules."""
+    data = tmp_path / "plugin data"
+    project = tmp_path / "project"
+    ran = plant(project, "venv", "pip", "session_state")
+    monkeypatch.setenv("CLAUDE_PLUGIN_DATA", str(data))
+    from session_state.core import backlog
+
+    backlog.note(tmp_path / "project gone", "s1", None)  # the fold after the build forgets it
+    env = {**child_env(data), "HOME": str(tmp_path / "home")}
+    out = subprocess.run([*cli_argv(), "doctor", "--retry-env"], cwd=project, env=env, capture_output=True, text=True,
+                         timeout=900, stdin=subprocess.DEVNULL)
+    assert "Traceback" not in out.stderr, out.stderr
+    assert "environment: built" in out.stdout, out.stdout + out.stderr
+    assert sorted(p.name for p in ran.iterdir()) == []
+    assert backlog.pending() == []
+
+
+def test_pip_target_fallback_installs_into_a_venv_without_pip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLAUDE_PLUGIN_DATA", str(tmp_path / "plugin data"))  # where the steps run
     lock = tmp_path / "small.lock"
     lock.write_text("toons==0.9.0\n")
     env = tmp_path / "env"

@@ -1,6 +1,6 @@
 """The build steps of one environment: create, install, verify by import.
 
-Stdlib only. Each step is a subprocess with its own timeout, run in a
+Stdlib only. Each step is a subprocess with its own timeout, run in the data root with a
 clean environment (no PYTHONHOME/PYTHONPATH, no pip variables that redirect the install),
 in its own process group so a timeout kills pip's children too. The user's pip
 configuration (index mirrors, certificates) is kept on purpose: corporate machines need it.
@@ -75,12 +75,19 @@ def clean_env(env_dir: Optional[Path] = None) -> Dict[str, str]:
 
 
 def run_step(phase: str, cmd: List[str], timeout: float, env: Dict[str, str]) -> str:
-    """Run one step; its combined output on success, StepError otherwise (incl. timeout)."""
+    """Run one step; its combined output on success, StepError otherwise (incl. timeout).
+
+    Every step runs in the data root, never in the folder it was started from (a project when
+    `session-state doctor --retry-env` builds): `python -m venv` and `python -m pip` put their
+    current folder first on sys.path, and uv reads the uv.toml / pyproject.toml [tool.uv] it finds there.
+    """
     print("[%s] %s" % (phase, " ".join(cmd)), flush=True)
     windows = os.name == "nt"
+    root = layout.data_root()
     try:  # Windows: no console window; elsewhere: its own session, so a timeout kills the tree
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
         proc = subprocess.Popen(
-            cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cmd, env=env, cwd=str(root), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0) if windows else 0,
             start_new_session=not windows,
         )

@@ -98,15 +98,18 @@ def fold_backlog(python: str) -> None:
     """Fold the sessions journaled while this env was being built, with the env just made.
 
     A first session often ends before its environment is ready; without this, its state
-    would wait for the next session's first hook.
+    would wait for the next session's first hook. Isolated (-I) and in the data root, like the
+    build steps: the folder this was started from (a project, for `doctor --retry-env`) is never
+    on the child's sys.path; the package is found at the folder this plugin runs from.
     """
     import subprocess
 
-    env = build.clean_env()
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    code = "import sys; sys.path.insert(0, %r); from session_state.core.backlog import drain; drain()" % (
+        str(paths.source_root()),
+    )
     try:
-        subprocess.run([python, "-X", "utf8", "-m", "session_state.core.backlog"], env=env, stdin=subprocess.DEVNULL,
-                       timeout=BACKLOG_TIMEOUT, check=False)
+        subprocess.run([python, "-I", "-X", "utf8", "-c", code], env=build.clean_env(), cwd=str(layout.data_root()),
+                       stdin=subprocess.DEVNULL, timeout=BACKLOG_TIMEOUT, check=False)
     except (OSError, subprocess.SubprocessError) as exc:
         log.write("provision: could not fold the sessions journaled during the build", exc)
 

@@ -220,18 +220,18 @@ def tokenizer() -> Check:
     """tokens.estimate in a child whose proxy points nowhere: a tokenizer that needs a download fails."""
     if importlib.util.find_spec("session_state.state.tokens") is None:
         return Check("tokenizer offline", "skip", "this build has no session_state.state.tokens")
+    # -I: the current folder (normally the project, untrusted) is not on the child's sys.path and
+    # no PYTHON* variable reaches it; the package is found at the folder this plugin runs from.
     code = (
-        "import json, sys; from session_state.state import tokens; "
+        f"import sys; sys.path.insert(0, {str(paths.source_root())!r}); "
+        "import json; from session_state.state import tokens; "
         "print(json.dumps(tokens.estimate(sys.argv[1], sys.argv[2]), default=str))"
     )
     dead = "http://127.0.0.1:9"
-    # The plugin runs its Python with -I (no PYTHONPATH of the parent reaches it), so the
-    # package is found from its own location; the child gets the same folder explicitly.
-    src = str(Path(__file__).resolve().parents[2])  # src/, above session_state/commands/
-    env = {**os.environ, "PYTHONPATH": src, "HTTP_PROXY": dead, "HTTPS_PROXY": dead, "http_proxy": dead, "https_proxy": dead, "NO_PROXY": "", "no_proxy": ""}
+    env = {**os.environ, "HTTP_PROXY": dead, "HTTPS_PROXY": dead, "http_proxy": dead, "https_proxy": dead, "NO_PROXY": "", "no_proxy": ""}
     try:
         out = subprocess.run(
-            [sys.executable, "-c", code, SAMPLE, SAMPLE_MODEL], capture_output=True, text=True, timeout=60, env=env
+            [sys.executable, "-I", "-c", code, SAMPLE, SAMPLE_MODEL], capture_output=True, text=True, timeout=60, env=env
         )
     except subprocess.TimeoutExpired:
         return Check("tokenizer offline", "fail", "estimating a sample took over 60 s", "run `session-state doctor` again; see the log")
