@@ -3,11 +3,9 @@
 Stdlib only at import. A hook that runs without the full tier (first run: the environment is
 being built) still journals the session's facts; it also notes the session here, under the
 plugin data folder (never under a project). The first process that has the environment
-(the provisioner right after a successful build, a full-tier SessionStart, the detached
-refresh) calls `drain()`, which materializes each noted session and forgets it: a short
+(the provisioner right after a successful build, in the new env's python; a full-tier
+SessionStart) calls `drain()`, which materializes each noted session and forgets it: a short
 first session is then listed with its state and handoff without anyone running a command.
-
-Run as `python -m session_state.core.backlog` (the provisioner does, with the new env's python).
 """
 
 from __future__ import annotations
@@ -105,7 +103,3 @@ def _forget(entry: Path) -> None:
         os.unlink(entry)
     except OSError:
         pass
-
-
-if __name__ == "__main__":
-    drain()
