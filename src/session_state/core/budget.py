@@ -17,7 +17,7 @@ import time
 from typing import Any, TypeGuard
 
 from session_state.core import forecast, pricing
-from session_state.core.transcript import token_count
+from session_state.core.transcript import USAGE_KEYS, token_count
 from session_state.core.settings import Settings, Thresholds
 
 SMALL_WINDOW = 200_000
@@ -30,7 +30,6 @@ AUTOCOMPACT_ENV = "CLAUDE_AUTOCOMPACT_PCT_OVERRIDE"
 OBSERVED_MARGIN = 10_000  # an auto-compaction this far below the default point moved it
 LEVELS = ("monitor", "warning", "critical")  # ascending; below them "ok", without data "unknown"
 _ALIASES = {"opus", "sonnet", "haiku", "default", "best", "opusplan"}
-_TOTAL_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
 
 def window_for_model(model: str | None) -> int | None:
@@ -207,7 +206,7 @@ def compute(cursor: dict[str, Any], settings: Settings) -> dict[str, Any]:
         "autocompact_at": limit,
         "autocompact_source": limit_source,
         "tokens_to_autocompact": max(limit - context, 0) if context is not None else None,
-        "totals": {k: token_count(totals.get(k)) for k in _TOTAL_KEYS},
+        "totals": {k: token_count(totals.get(k)) for k in USAGE_KEYS},
     }
     ahead = forecast.turns_left(
         forecast.growths(cursor.get("turns"), context), budget["tokens_to_autocompact"]
@@ -217,8 +216,8 @@ def compute(cursor: dict[str, Any], settings: Settings) -> dict[str, Any]:
         budget["turns_forecast"] = ahead
     budget.update(pricing.session_cost(cursor, settings))
     agents = cursor.get("agent_files_totals") or {}
-    if any(token_count(agents.get(k)) for k in _TOTAL_KEYS):
-        budget["agent_files_totals"] = {k: token_count(agents.get(k)) for k in _TOTAL_KEYS}
+    if any(token_count(agents.get(k)) for k in USAGE_KEYS):
+        budget["agent_files_totals"] = {k: token_count(agents.get(k)) for k in USAGE_KEYS}
     if cursor.get("error"):
         budget["error"] = cursor["error"]
     return budget

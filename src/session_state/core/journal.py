@@ -23,6 +23,22 @@ def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def parse_iso(value: object) -> float | None:
+    """Epoch seconds of an ISO timestamp as transcripts and journals write them (`...Z`; one
+    without a zone is UTC), None for anything else."""
+    from datetime import datetime, timezone  # not on the per-turn path: only folds and reports parse times
+
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    return stamp.timestamp()
+
+
 def load_cursor(session_dir: Path) -> dict[str, Any] | None:
     """The saved transcript cursor, or None when absent or unreadable (a rescan rebuilds it)."""
     return _load(session_dir / paths.CURSOR)

@@ -36,8 +36,7 @@ def handle(inp: events.SubagentStop) -> None:
         new_facts.append((facts.SUBAGENT, facts.event_id("subagent", agent_id), {
             "agent_id": agent_id, "agent_type": red(inp.agent_type or "", 200),
             "last_message": red(inp.last_assistant_message or "", facts.MESSAGE_CHARS),
-            "totals": {k: int(totals.get(k, 0)) for k in (
-                "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")},
+            "totals": {k: int(totals.get(k, 0)) for k in transcript.USAGE_KEYS},
         }))
     turn.record_turn(where, "SubagentStop", inp.transcript_path, reported=inp.context_window, spawn=False)
     result = refresh.materialize(

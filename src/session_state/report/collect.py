@@ -12,12 +12,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from session_state.state import breakdown
-from session_state.core import paths, transcript
+from session_state.core import fsutil, journal, paths, transcript
 from session_state.core.settings import Settings, Thresholds
 
 Progress = Callable[[int, int], None]
@@ -70,18 +69,6 @@ class ReportData:
     breakdown: dict[str, Any] | None = None
 
 
-def parse_time(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    return stamp.timestamp()
-
-
 class _Span(transcript.Observer):
     """First and last timestamp of a subagent transcript: when its run started and ended."""
 
@@ -90,7 +77,7 @@ class _Span(transcript.Observer):
         self.last: float | None = None
 
     def line(self, obj: dict[str, Any]) -> None:
-        t = parse_time(obj.get("timestamp"))
+        t = journal.parse_iso(obj.get("timestamp"))
         if t is not None:
             self.first = t if self.first is None else min(self.first, t)
             self.last = t if self.last is None else max(self.last, t)
@@ -110,7 +97,7 @@ class _Pass(transcript.Observer):
         self.breakdown.line(obj)
 
     def response(self, key: str | None, usage: dict[str, Any]) -> None:
-        t = parse_time(usage["timestamp"])
+        t = journal.parse_iso(usage["timestamp"])
         if t is None:  # a point needs a time to be drawn
             return
         context = usage["input"] + usage["cache_creation"] + usage["cache_read"]
@@ -121,7 +108,7 @@ class _Pass(transcript.Observer):
             point.context = max(point.context, context)
 
     def compaction(self, record: dict[str, Any]) -> None:
-        t = parse_time(record["timestamp"])
+        t = journal.parse_iso(record["timestamp"])
         if t is not None:
             pre = transcript.token_count(record["pre_tokens"]) or None
             post = transcript.token_count(record["post_tokens"]) or None
@@ -202,7 +189,8 @@ def gather(
     handoff_text = None
     if session_dir is not None:
         try:
-            handoff_text = (session_dir / paths.HANDOFF).read_text(encoding="utf-8")
+            raw = fsutil.read_bytes(session_dir / paths.HANDOFF)  # no link followed, never blocks
+            handoff_text = raw.decode("utf-8") if raw is not None else None
         except (OSError, UnicodeDecodeError):
             handoff_text = None
     return ReportData(
@@ -216,6 +204,6 @@ def gather(
         thresholds=settings["thresholds"],
         totals=_totals(cursor, budget),
         handoff_text=handoff_text,
-        generated=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        generated=journal.now_iso(),
         breakdown=breakdown.of(seen.breakdown, budget),
     )

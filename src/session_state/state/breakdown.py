@@ -315,9 +315,10 @@ def _round_to(values: dict[str, float], total: int) -> dict[str, int]:
 def _lines(path: str) -> Iterator[dict[str, Any]]:
     import orjson
 
-    try:
-        handle = open(path, "rb")
-    except OSError:  # a session whose main file is gone: nothing of its context is known
+    from session_state.core import fsutil
+
+    handle = fsutil.open_regular(path)  # the reader's rule: a FIFO or a device given as a transcript is not read
+    if handle is None:  # a session whose main file is gone: nothing of its context is known
         return
     with handle:
         for raw in handle:

@@ -245,9 +245,9 @@ def _request(state: SessionState, text: str, ts: str | None) -> bool:
     text = text[:REQUEST_CHARS]
     if not text:
         return False
-    when = _epoch(ts)
+    when = journal.parse_iso(ts)
     for old in state.requests:
-        then = _epoch(old.ts)
+        then = journal.parse_iso(old.ts)
         if old.text == text and (when is None or then is None or abs(when - then) < SAME_PROMPT_S):
             if state.requests[-1] is old:
                 return False
@@ -257,7 +257,7 @@ def _request(state: SessionState, text: str, ts: str | None) -> bool:
     request = Request(text=text, ts=ts)
     state.requests.append(request)
     del state.requests[:-KEEP_REQUESTS]
-    if _substantive(text) and (state.goal is None or _earlier(when, _epoch(state.goal.ts))):
+    if _substantive(text) and (state.goal is None or _earlier(when, journal.parse_iso(state.goal.ts))):
         state.goal = request  # a fork's copied history holds the goal, older than its own first prompt
     return True
 
@@ -271,17 +271,6 @@ def _substantive(text: str) -> bool:
     if text.startswith("/") or len(text) < GOAL_MIN_CHARS:
         return False
     return sum(len(w) >= 3 and w[:1].isalnum() for w in text.split()) >= GOAL_MIN_WORDS
-
-
-def _epoch(ts: str | None) -> float | None:
-    from datetime import datetime
-
-    if not ts:
-        return None
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 _NEXT_STEP = re.compile(
