@@ -190,8 +190,7 @@ def stored_cursor(project: Path, session_id: str, path: str) -> dict[str, Any] |
 def render(result: dict[str, Any], cursor: dict[str, Any]) -> str:
     """A few lines for people; anything not measured from a response says so (the model id
     and the path come from the transcript and its cursor: each is one inert line)."""
-    from session_state.core import forecast
-    from session_state.commands import status
+    from session_state.core import forecast, pricing
     from session_state.core.inert import line
 
     window = result["context_window"]
@@ -220,7 +219,7 @@ def render(result: dict[str, Any], cursor: dict[str, Any]) -> str:
             f"Turns before auto-compaction: {turns} (context growth per turn over the last {growth['basis']}: "
             f"mean {growth['growth_mean']:,}, 90th percentile {growth['growth_high']:,} tokens)"
         )
-    cost = status.cost_line(result)
+    cost = pricing.cost_line(result)
     if cost:
         lines.append(f"Cost: {cost}")
     if result.get("model") and context is not None:

@@ -92,25 +92,6 @@ def budget_line(budget: dict[str, Any] | None) -> str:
     )
 
 
-def cost_line(budget: dict[str, Any] | None) -> str | None:
-    """`$1.23 (cost-state); by model …; subagents …`, or None when no cost is known."""
-    if not budget or "cost_usd" not in budget:
-        return None
-    from session_state.core import pricing
-    from session_state.core.inert import line  # model ids come from the transcript
-
-    parts = [f"{pricing.money(budget['cost_usd'])} ({budget.get('cost_source')})"]
-    models = budget.get("cost_by_model") or {}
-    if models:
-        parts.append("by model " + ", ".join(f"{line(m)} {pricing.money(c)}" for m, c in models.items()))
-    subs = budget.get("cost_by_subagent") or {}
-    if subs:
-        parts.append(f"{len(subs)} subagent{'s' * (len(subs) != 1)} {pricing.money(sum(subs.values()))}")
-    if budget.get("unpriced_models"):
-        parts.append("no price for " + ", ".join(line(m) for m in budget["unpriced_models"]))
-    return "; ".join(parts)
-
-
 def render(data: dict[str, Any]) -> str:
     lines = [
         f"Session {data['session_id']}  ({data['status']})",
@@ -121,7 +102,9 @@ def render(data: dict[str, Any]) -> str:
 
     lines += task_lines(data["items"], "Items") or ["Items: none (the task list is empty)"]
     lines.append(f"Budget: {budget_line(data['budget'])}")
-    cost = cost_line(data["budget"])
+    from session_state.core import pricing
+
+    cost = pricing.cost_line(data["budget"])
     if cost:
         lines.append(f"Cost: {cost}")
     if data["last_checkpoint"]:

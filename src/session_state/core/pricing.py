@@ -154,3 +154,21 @@ def money(usd: float | None) -> str:
     if usd < 100:
         return f"${usd:.2f}"
     return f"${usd:,.0f}"
+
+
+def cost_line(budget: dict[str, Any] | None) -> str | None:
+    """`$1.23 (cost-state); by model …; subagents …`, or None when no cost is known."""
+    if not budget or "cost_usd" not in budget:
+        return None
+    from session_state.core.inert import line  # model ids come from the transcript
+
+    parts = [f"{money(budget['cost_usd'])} ({budget.get('cost_source')})"]
+    models = budget.get("cost_by_model") or {}
+    if models:
+        parts.append("by model " + ", ".join(f"{line(m)} {money(c)}" for m, c in models.items()))
+    subs = budget.get("cost_by_subagent") or {}
+    if subs:
+        parts.append(f"{len(subs)} subagent{'s' * (len(subs) != 1)} {money(sum(subs.values()))}")
+    if budget.get("unpriced_models"):
+        parts.append("no price for " + ", ".join(line(m) for m in budget["unpriced_models"]))
+    return "; ".join(parts)

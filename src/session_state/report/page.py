@@ -54,7 +54,7 @@ def _turns(b: dict[str, Any]) -> str:
 
 
 def _cost(b: dict[str, Any]) -> str:
-    from session_state.commands.status import cost_line
+    from session_state.core.pricing import cost_line
 
     return cost_line(b) or "unknown"
 
