@@ -192,6 +192,25 @@ def _tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def test_migrate_keeps_the_journal_offset_on_the_same_record_when_lines_are_dropped(fresh: Project) -> None:
+    """A line dropped as invalid before the folded position shifts every byte after it: the
+    imported state's journal_offset must still point just past the same last folded record."""
+    legacy = _to_legacy(fresh)
+    sdir = legacy / "sessions" / MAROT_ID
+    journal = (sdir / "journal.jsonl").read_bytes()
+    records = journal.splitlines(keepends=True)
+    assert len(records) >= 2
+    folded = b"".join(records[: len(records) // 2])  # the state has folded the first half
+    state = json.loads((sdir / "state.json").read_text())
+    state["journal_offset"] = len(b"{broken line\n") + len(folded)
+    (sdir / "journal.jsonl").write_bytes(b"{broken line\n" + journal)
+    (sdir / "state.json").write_text(json.dumps(state))
+    fresh.ok("migrate")
+    new = fresh.session_dir(MAROT_ID)
+    imported = json.loads((new / "state.json").read_text())
+    assert (new / "journal.jsonl").read_bytes()[: imported["journal_offset"]] == folded
+
+
 def test_migrate_leaves_a_corrupt_old_file_where_it_is(fresh: Project) -> None:
     legacy = _to_legacy(fresh)
     (legacy / "sessions" / MAROT_ID / "handoff.toon").write_bytes(b"\xff\xfe not UTF-8")

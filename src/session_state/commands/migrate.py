@@ -152,7 +152,7 @@ def import_tree(legacy: Path, root: Path, *, dry_run: bool) -> ImportReport:
         if (new / paths.STATE).exists():
             counts["skipped"] += 1  # already there: never overwrite the live state
             continue
-        writes: list[tuple[Path, bytes]] = [(new / paths.STATE, store.dumps(state))]
+        writes: list[tuple[Path, bytes]] = []
         pkg = _toon_model(old / paths.HANDOFF, HandoffPackage)
         for name in checkpoints.names(old):
             cp = _checkpoint(paths.checkpoints_dir(old) / name, counts)
@@ -163,9 +163,12 @@ def import_tree(legacy: Path, root: Path, *, dry_run: bool) -> ImportReport:
             if cp is not None:
                 writes.append((paths.archive_dir(new) / name, gzip.compress(store.dumps(cp))))
         for name, model in ((paths.JOURNAL, JournalRecord), (paths.USAGE, UsageRecord)):
-            lines = _valid_lines(old / name, model)
+            lines, before = _valid_lines(old / name, model, state.journal_offset)
+            if name == paths.JOURNAL:  # the dropped lines shift it: the same records stay folded
+                state = state.model_copy(update={"journal_offset": before})
             if lines:
                 writes.append((new / name, b"".join(lines)))
+        writes.append((new / paths.STATE, store.dumps(state)))
         counts["sessions"] += 1
         counts["files"] += len(writes) + (pkg is not None)
         if dry_run:
@@ -232,17 +235,24 @@ def _toon_model(path: Path, model: Any) -> Any:
         return None
 
 
-def _valid_lines(path: Path, model: Any) -> list[bytes]:
+def _valid_lines(path: Path, model: Any, offset: int) -> tuple[list[bytes], int]:
+    """The lines of a JSON-lines file that validate, and how many of their bytes lay before
+    `offset` in the old file (where a state's journal_offset lands once invalid lines are gone)."""
     from pydantic import ValidationError
 
     from session_state.core import fsutil
 
     raw = fsutil.read_bytes(path, limit=MAX_FILE_BYTES) or b""
     out = []
-    for line in raw.splitlines():
+    end = before = 0
+    for line in raw.splitlines(keepends=True):
+        end += len(line)
         try:
             model.model_validate_json(line)
         except (ValidationError, ValueError):
             continue
-        out.append(line + b"\n")
-    return out
+        kept = line.rstrip(b"\r\n") + b"\n"
+        out.append(kept)
+        if end <= offset:
+            before += len(kept)
+    return out, before
